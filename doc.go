@@ -1,0 +1,41 @@
+// Package userprops stores Jira-style user properties in a Go program, without
+// Jira and without HTTP: a small JSON document under an (account ID, property
+// key) pair, read back byte for byte, listed per account, and deleted, with
+// exactly the rules of Jira Cloud's user-property REST resource.
+//
+// # Stores
+//
+// A Store is opened in one line, and every Store follows the same rules:
+//
+//   - NewMemory keeps properties in memory, for tests and caches.
+//   - OpenBolt keeps them in one bbolt file; Set and Delete return only once
+//     the change is synced to disk, and concurrent writers share commits.
+//
+// The conformance suite in package storetest proves each backend against
+// these rules; a third-party Store can run it with one call.
+//
+// # Rules
+//
+// The rules are Jira's (each violation returns an error wrapping the sentinel
+// named here, and changes nothing):
+//
+//   - account ID: required (ErrAccountIDMissing); at most MaxAccountIDLength
+//     UTF-16 code units, valid UTF-8, not blank (ErrInvalidAccountID);
+//   - property key: required (ErrKeyMissing); at most MaxKeyLength UTF-16
+//     code units (ErrKeyTooLong); valid UTF-8, not blank (ErrInvalidKey);
+//   - value: not empty or only white space (ErrValueMissing); at most
+//     MaxValueBytes bytes, checked before parsing (ErrValueTooLarge); exactly
+//     one JSON value of any type in valid UTF-8 (ErrInvalidJSON).
+//
+// Set answers Created the first time a property is stored (also after a
+// Delete) and Updated afterwards; Property.Version is 1 on creation and grows
+// by one with every update. Get and Delete of a missing property return
+// ErrNotFound; Keys lists an account's keys in ascending byte order. Every
+// account's properties are isolated from every other's, whatever characters
+// the account IDs contain. Values passed in and returned are copies: nothing a
+// caller holds aliases a store's memory.
+//
+// ForActor adds Jira's permission rules (administrators act on any account,
+// others only on their own), and HTTPStatus maps every error to the status
+// Jira's REST API answers with.
+package userprops

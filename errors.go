@@ -1,0 +1,105 @@
+package userprops
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+)
+
+// Errors returned by stores. Every error a Store returns for one of these
+// conditions wraps the sentinel, with the account, key or limit involved in its
+// message; test for them with errors.Is, never with ==.
+var (
+	// ErrAccountIDMissing is returned when the account ID is empty.
+	ErrAccountIDMissing = errors.New("userprops: account ID is required")
+
+	// ErrInvalidAccountID is returned when the account ID is longer than
+	// MaxAccountIDLength, is not valid UTF-8, or is only white space.
+	ErrInvalidAccountID = errors.New("userprops: invalid account ID")
+
+	// ErrKeyMissing is returned when the property key is empty.
+	ErrKeyMissing = errors.New("userprops: property key is required")
+
+	// ErrKeyTooLong is returned when the property key is longer than
+	// MaxKeyLength UTF-16 code units.
+	ErrKeyTooLong = errors.New("userprops: property key is too long")
+
+	// ErrInvalidKey is returned when the property key is not valid UTF-8 or is
+	// only white space.
+	ErrInvalidKey = errors.New("userprops: invalid property key")
+
+	// ErrValueMissing is returned when the value is empty or only white space.
+	ErrValueMissing = errors.New("userprops: property value is empty")
+
+	// ErrValueTooLarge is returned when the value is longer than MaxValueBytes.
+	ErrValueTooLarge = errors.New("userprops: property value is too large")
+
+	// ErrInvalidJSON is returned when the value is not exactly one valid JSON
+	// value in valid UTF-8.
+	ErrInvalidJSON = errors.New("userprops: property value is not valid JSON")
+
+	// ErrNotFound is returned when the property does not exist.
+	ErrNotFound = errors.New("userprops: property not found")
+
+	// ErrUserNotFound is returned when a Directory is configured and does not
+	// know the account.
+	ErrUserNotFound = errors.New("userprops: user not found")
+
+	// ErrUnauthorized is returned when the caller is not authenticated.
+	ErrUnauthorized = errors.New("userprops: not authenticated")
+
+	// ErrForbidden is returned when the caller may not act on the account.
+	ErrForbidden = errors.New("userprops: permission denied")
+
+	// ErrClosed is returned by every call on a store after Close.
+	ErrClosed = errors.New("userprops: store is closed")
+
+	// ErrLocked is returned when a store file is held by another handle
+	// (in this process or another) for longer than the lock timeout.
+	ErrLocked = errors.New("userprops: store file is locked by another handle")
+
+	// ErrNotStore is returned when a file exists but is not a userprops store.
+	// The file is left untouched.
+	ErrNotStore = errors.New("userprops: file is not a userprops store")
+
+	// ErrFormatVersion is returned when a store file was written in a newer
+	// format than this version of the library understands. The file is left
+	// untouched.
+	ErrFormatVersion = errors.New("userprops: store file format is newer than this library supports")
+)
+
+// HTTPStatus returns the HTTP status code that Jira's REST API answers for err:
+// 400 for invalid input, 401, 403, 404 for a missing user or property, 405 for
+// a missing property key, 503 for a closed store, 200 for nil and 500 for
+// anything else.
+func HTTPStatus(err error) int {
+	switch {
+	case err == nil:
+		return http.StatusOK
+	case errors.Is(err, ErrUnauthorized):
+		return http.StatusUnauthorized
+	case errors.Is(err, ErrForbidden):
+		return http.StatusForbidden
+	case errors.Is(err, ErrKeyMissing):
+		return http.StatusMethodNotAllowed
+	case errors.Is(err, ErrAccountIDMissing),
+		errors.Is(err, ErrInvalidAccountID),
+		errors.Is(err, ErrKeyTooLong),
+		errors.Is(err, ErrInvalidKey),
+		errors.Is(err, ErrValueMissing),
+		errors.Is(err, ErrValueTooLarge),
+		errors.Is(err, ErrInvalidJSON):
+		return http.StatusBadRequest
+	case errors.Is(err, ErrNotFound), errors.Is(err, ErrUserNotFound):
+		return http.StatusNotFound
+	case errors.Is(err, ErrClosed):
+		return http.StatusServiceUnavailable
+	default:
+		return http.StatusInternalServerError
+	}
+}
+
+// notFound returns the error for a property that does not exist.
+func notFound(accountID, key string) error {
+	return fmt.Errorf("%w: account %s has no property %s", ErrNotFound, abbrev(accountID), abbrev(key))
+}

@@ -1,0 +1,143 @@
+package userprops
+
+import (
+	"fmt"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/tidwall/gjson"
+)
+
+// Jira's limits. Lengths of account IDs and keys count UTF-16 code units, as
+// Jira (a Java program) does: a letter such as "é" counts 1, an emoji outside
+// the Basic Multilingual Plane counts 2.
+const (
+	// MaxKeyLength is the longest property key, in UTF-16 code units.
+	MaxKeyLength = 255
+	// MaxValueBytes is the largest property value, in bytes.
+	MaxValueBytes = 32768
+	// MaxAccountIDLength is the longest account ID, in UTF-16 code units.
+	MaxAccountIDLength = 128
+)
+
+// ValidateAccountID reports whether accountID is acceptable: it returns nil, or
+// an error wrapping ErrAccountIDMissing (empty) or ErrInvalidAccountID (not
+// valid UTF-8, only white space, or longer than MaxAccountIDLength). Every other
+// character, NUL and '/' included, is allowed.
+func ValidateAccountID(accountID string) error {
+	switch {
+	case accountID == "":
+		return ErrAccountIDMissing
+	case !utf8.ValidString(accountID):
+		return fmt.Errorf("%w: %s is not valid UTF-8", ErrInvalidAccountID, abbrev(accountID))
+	case len(accountID) > MaxAccountIDLength && utf16Len(accountID) > MaxAccountIDLength:
+		return fmt.Errorf("%w: it is %d characters long, the maximum is %d",
+			ErrInvalidAccountID, utf16Len(accountID), MaxAccountIDLength)
+	case isBlank(accountID):
+		return fmt.Errorf("%w: %s is blank", ErrInvalidAccountID, abbrev(accountID))
+	}
+	return nil
+}
+
+// ValidateKey reports whether key is an acceptable property key: it returns
+// nil, or an error wrapping ErrKeyMissing (empty), ErrKeyTooLong (longer than
+// MaxKeyLength UTF-16 code units) or ErrInvalidKey (not valid UTF-8, or only
+// white space). Every other character, '.', ':', '/', space and NUL included,
+// is allowed.
+func ValidateKey(key string) error {
+	switch {
+	case key == "":
+		return ErrKeyMissing
+	case !utf8.ValidString(key):
+		return fmt.Errorf("%w: %s is not valid UTF-8", ErrInvalidKey, abbrev(key))
+	case len(key) > MaxKeyLength && utf16Len(key) > MaxKeyLength:
+		return fmt.Errorf("%w: it is %d characters long, the maximum is %d",
+			ErrKeyTooLong, utf16Len(key), MaxKeyLength)
+	case isBlank(key):
+		return fmt.Errorf("%w: %s is blank", ErrInvalidKey, abbrev(key))
+	}
+	return nil
+}
+
+// ValidateValue reports whether value is an acceptable property value: exactly
+// one JSON value of any type, optionally surrounded by JSON white space, in
+// valid UTF-8, at most MaxValueBytes long. It returns nil, or an error wrapping
+// ErrValueMissing (empty or only white space), ErrValueTooLarge (checked before
+// any parsing) or ErrInvalidJSON. It does not allocate when value is valid.
+func ValidateValue(value []byte) error {
+	switch {
+	case len(value) == 0:
+		return ErrValueMissing
+	case len(value) > MaxValueBytes:
+		return fmt.Errorf("%w: it is %d bytes long, the maximum is %d",
+			ErrValueTooLarge, len(value), MaxValueBytes)
+	case !gjson.ValidBytes(value):
+		if isJSONSpace(value) {
+			return ErrValueMissing
+		}
+		return ErrInvalidJSON
+	case !utf8.Valid(value):
+		// gjson checks the grammar only; bytes outside strings are ASCII, so
+		// invalid UTF-8 can only stand inside a string.
+		return fmt.Errorf("%w: a string is not valid UTF-8", ErrInvalidJSON)
+	}
+	return nil
+}
+
+// validateRef validates the account ID and property key of one property, in
+// the order Jira reports them.
+func validateRef(accountID, key string) error {
+	if err := ValidateAccountID(accountID); err != nil {
+		return err
+	}
+	return ValidateKey(key)
+}
+
+// utf16Len returns the length of the valid UTF-8 string s in UTF-16 code
+// units: one per rune, and one more for each rune outside the Basic
+// Multilingual Plane (those take four bytes in UTF-8). It never exceeds
+// len(s), so a string of at most n bytes needs no counting against a limit n.
+func utf16Len(s string) int {
+	n := 0
+	for i := 0; i < len(s); i++ {
+		b := s[i]
+		if b&0xC0 != 0x80 { // not a continuation byte: a rune starts here
+			n++
+			if b >= 0xF0 { // a four-byte rune: a surrogate pair in UTF-16
+				n++
+			}
+		}
+	}
+	return n
+}
+
+// isBlank reports whether s consists of white space only.
+func isBlank(s string) bool {
+	for _, r := range s {
+		if !unicode.IsSpace(r) {
+			return false
+		}
+	}
+	return true
+}
+
+// isJSONSpace reports whether b consists of JSON white space only.
+func isJSONSpace(b []byte) bool {
+	for _, c := range b {
+		switch c {
+		case ' ', '\t', '\n', '\r':
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// abbrev quotes s for an error message, shortened when it is long.
+func abbrev(s string) string {
+	const max = 64
+	if len(s) > max {
+		return fmt.Sprintf("%q…", s[:max])
+	}
+	return fmt.Sprintf("%q", s)
+}
