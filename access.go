@@ -1,0 +1,90 @@
+package userprops
+
+import (
+	"context"
+	"fmt"
+	"sync/atomic"
+)
+
+// Actor is the caller on whose behalf a store is used: an authenticated
+// account, and whether it has Jira's Administer Jira global permission.
+// The zero Actor is an unauthenticated caller.
+type Actor struct {
+	AccountID string
+	Admin     bool
+}
+
+// ForActor returns a view of s that enforces Jira's permission rules for a:
+//
+//   - an Actor with no AccountID gets an error wrapping ErrUnauthorized from
+//     every call, before anything else is checked;
+//   - an administrator may act on every account;
+//   - any other actor only on its own: a call for another account returns an
+//     error wrapping ErrForbidden before any ErrUserNotFound or ErrNotFound,
+//     so that nobody learns which accounts or properties exist.
+//
+// A missing or invalid account ID is reported (ErrAccountIDMissing,
+// ErrInvalidAccountID) before the permission check, as Jira answers 400 for a
+// missing accountId. Closing the view makes its own later calls return
+// ErrClosed and leaves s open. The view is as safe for concurrent use as s.
+func ForActor(s Store, a Actor) Store {
+	return &actorStore{store: s, actor: a}
+}
+
+type actorStore struct {
+	store  Store
+	actor  Actor
+	closed atomic.Bool
+}
+
+// allow checks that the actor may act on accountID.
+func (v *actorStore) allow(accountID string) error {
+	if v.closed.Load() {
+		return ErrClosed
+	}
+	if v.actor.AccountID == "" {
+		return ErrUnauthorized
+	}
+	if err := ValidateAccountID(accountID); err != nil {
+		return err
+	}
+	if !v.actor.Admin && v.actor.AccountID != accountID {
+		return fmt.Errorf("%w: account %s may not act on account %s",
+			ErrForbidden, abbrev(v.actor.AccountID), abbrev(accountID))
+	}
+	return nil
+}
+
+func (v *actorStore) Set(ctx context.Context, accountID, key string, value []byte) (Status, error) {
+	if err := v.allow(accountID); err != nil {
+		return 0, err
+	}
+	return v.store.Set(ctx, accountID, key, value)
+}
+
+func (v *actorStore) Get(ctx context.Context, accountID, key string) (Property, error) {
+	if err := v.allow(accountID); err != nil {
+		return Property{}, err
+	}
+	return v.store.Get(ctx, accountID, key)
+}
+
+func (v *actorStore) Delete(ctx context.Context, accountID, key string) error {
+	if err := v.allow(accountID); err != nil {
+		return err
+	}
+	return v.store.Delete(ctx, accountID, key)
+}
+
+func (v *actorStore) Keys(ctx context.Context, accountID string) ([]string, error) {
+	if err := v.allow(accountID); err != nil {
+		return nil, err
+	}
+	return v.store.Keys(ctx, accountID)
+}
+
+// Close closes the view, not the store beneath it.
+func (v *actorStore) Close() error {
+	v.closed.Store(true)
+	return nil
+}
