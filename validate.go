@@ -1,6 +1,7 @@
 package userprops
 
 import (
+	"bytes"
 	"fmt"
 	"unicode"
 	"unicode/utf8"
@@ -18,6 +19,11 @@ const (
 	MaxValueBytes = 32768
 	// MaxAccountIDLength is the longest account ID, in UTF-16 code units.
 	MaxAccountIDLength = 128
+	// MaxValueDepth is the deepest nesting of arrays and objects a value
+	// may have. It is the limit of Go's encoding/json, so that every value
+	// a store accepts decodes there; within MaxValueBytes only values of
+	// more than 20000 bytes can reach it.
+	MaxValueDepth = 10000
 )
 
 // ValidateAccountID reports whether accountID is acceptable: it returns nil, or
@@ -61,9 +67,11 @@ func ValidateKey(key string) error {
 
 // ValidateValue reports whether value is an acceptable property value: exactly
 // one JSON value of any type, optionally surrounded by JSON white space, in
-// valid UTF-8, at most MaxValueBytes long. It returns nil, or an error wrapping
-// ErrValueMissing (empty or only white space), ErrValueTooLarge (checked before
-// any parsing) or ErrInvalidJSON. It does not allocate when value is valid.
+// valid UTF-8, at most MaxValueBytes long and nested at most MaxValueDepth
+// deep: exactly what encoding/json.Valid and utf8.Valid both accept. It
+// returns nil, or an error wrapping ErrValueMissing (empty or only white
+// space), ErrValueTooLarge (checked before any parsing) or ErrInvalidJSON. It
+// does not allocate when value is valid.
 func ValidateValue(value []byte) error {
 	switch {
 	case len(value) == 0:
@@ -80,8 +88,43 @@ func ValidateValue(value []byte) error {
 		// gjson checks the grammar only; bytes outside strings are ASCII, so
 		// invalid UTF-8 can only stand inside a string.
 		return fmt.Errorf("%w: a string is not valid UTF-8", ErrInvalidJSON)
+	case len(value) > 2*MaxValueDepth && tooDeep(value):
+		return fmt.Errorf("%w: nested more than %d deep", ErrInvalidJSON, MaxValueDepth)
 	}
 	return nil
+}
+
+// tooDeep reports whether the valid JSON value v nests arrays and objects
+// more than MaxValueDepth deep. Counting brackets first (a vectorised scan)
+// spares the exact walk for every value that has too few to get there.
+func tooDeep(v []byte) bool {
+	if bytes.Count(v, []byte{'['})+bytes.Count(v, []byte{'{'}) <= MaxValueDepth {
+		return false
+	}
+	depth, inString := 0, false
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		if inString {
+			switch c {
+			case '\\':
+				i++ // skip the escaped byte; \uXXXX holds no quote or backslash
+			case '"':
+				inString = false
+			}
+			continue
+		}
+		switch c {
+		case '"':
+			inString = true
+		case '[', '{':
+			if depth++; depth > MaxValueDepth {
+				return true
+			}
+		case ']', '}':
+			depth--
+		}
+	}
+	return false
 }
 
 // validateRef validates the account ID and property key of one property, in
