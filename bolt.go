@@ -55,6 +55,10 @@ const boltFormat uint32 = 1
 
 const recordHeaderLen = 16
 
+// boltLockPoll is how often bbolt retries the file lock (bbolt's
+// flockRetryTimeout).
+const boltLockPoll = 50 * time.Millisecond
+
 // Group commit limits: writers queue up to boltQueueLen requests; one
 // transaction takes at most boltMaxBatch of them.
 const (
@@ -105,7 +109,9 @@ func OpenBolt(path string, opts ...Option) (*BoltStore, error) {
 		return nil, err
 	}
 	db, err := bolt.Open(path, 0o600, &bolt.Options{
-		Timeout:      o.lockTimeout,
+		// bbolt polls the lock every boltLockPoll and gives up one poll
+		// before its timeout; adding one makes it wait the full time.
+		Timeout:      o.lockTimeout + boltLockPoll,
 		FreelistType: bolt.FreelistMapType,
 	})
 	switch {
@@ -217,6 +223,12 @@ func initBoltFormat(db *bolt.DB, path string) error {
 		return fmt.Errorf("userprops: initialising %s: %w", path, err)
 	}
 	return nil
+}
+
+// stampRecord writes the header of the property record rec.
+func stampRecord(rec []byte, version uint64, updatedAt int64) {
+	binary.BigEndian.PutUint64(rec[0:8], version)
+	binary.BigEndian.PutUint64(rec[8:16], uint64(updatedAt))
 }
 
 // Path returns the path of the store's file.
@@ -453,8 +465,7 @@ func (w *boltWrite) apply(b *bolt.Bucket, now int64) (Status, error) {
 			version = binary.BigEndian.Uint64(old[0:8]) + 1
 		}
 	}
-	binary.BigEndian.PutUint64(w.record[0:8], version)
-	binary.BigEndian.PutUint64(w.record[8:16], uint64(now))
+	stampRecord(w.record, version, now)
 	if err := b.Put(w.key, w.record); err != nil {
 		return 0, err
 	}
