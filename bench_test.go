@@ -1,0 +1,479 @@
+package userprops
+
+// Benchmarks of the hot paths, each beside a raw baseline in the same run:
+// plain bbolt View/Update on a file with the same data, a plain map under a
+// sync.RWMutex, encoding/json.Valid. They are white-box so that the fixture
+// files are written straight in the store's layout (boltKey, stampRecord)
+// instead of through a million durable Sets.
+//
+//	go test -run '^$' -bench . -benchmem
+//
+// Durable writes go to the file system of os.TempDir (set TMPDIR to measure
+// another disk).
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+	"unicode/utf8"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// benchValue is a ~200-byte settings document.
+var benchValue = []byte(`{"theme":"dark","language":"en-GB","timezone":"Europe/London",` +
+	`"dashboard":{"columns":[1,2,3],"dense":true,"filters":["assignee = currentUser()",` +
+	`"status != Done"]},"notifications":{"email":false,"mobile":true},"seen":1732406400}`)
+
+func benchAccount(i int) string { return fmt.Sprintf("user-%07d", i) }
+func benchKey(j int) string     { return fmt.Sprintf("key-%02d", j) }
+
+// fixtures caches bbolt files in the store's layout, by size, for the
+// whole benchmark run.
+var fixtures struct {
+	sync.Mutex
+	dir   string
+	files map[string]string
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if fixtures.dir != "" {
+		os.RemoveAll(fixtures.dir)
+	}
+	os.Exit(code)
+}
+
+// fixture returns a copy of a store file holding users × keys properties,
+// written with plain bbolt in the store's layout.
+func fixture(b *testing.B, users, keys int) string {
+	b.Helper()
+	fixtures.Lock()
+	defer fixtures.Unlock()
+	if fixtures.dir == "" {
+		dir, err := os.MkdirTemp("", "userprops-bench-")
+		if err != nil {
+			b.Fatal(err)
+		}
+		fixtures.dir, fixtures.files = dir, map[string]string{}
+	}
+	name := fmt.Sprintf("u%d-k%d.db", users, keys)
+	src, ok := fixtures.files[name]
+	if !ok {
+		src = filepath.Join(fixtures.dir, name)
+		if err := writeFixture(src, users, keys); err != nil {
+			b.Fatal(err)
+		}
+		fixtures.files[name] = src
+	}
+	data, err := os.ReadFile(src)
+	if err != nil {
+		b.Fatal(err)
+	}
+	dst := filepath.Join(b.TempDir(), name)
+	if err := os.WriteFile(dst, data, 0o600); err != nil {
+		b.Fatal(err)
+	}
+	return dst
+}
+
+func writeFixture(path string, users, keys int) error {
+	db, err := bolt.Open(path, 0o600, &bolt.Options{NoSync: true, FreelistType: bolt.FreelistMapType})
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	err = db.Update(func(tx *bolt.Tx) error {
+		meta, err := tx.CreateBucket(boltMetaBucket)
+		if err != nil {
+			return err
+		}
+		if err := meta.Put(boltFormatKey, []byte{0, 0, 0, byte(boltFormat)}); err != nil {
+			return err
+		}
+		_, err = tx.CreateBucket(boltPropsBucket)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	const perTx = 50000
+	now := time.Now().UnixNano()
+	for start := 0; start < users; start += perTx / keys {
+		err := db.Update(func(tx *bolt.Tx) error {
+			props := tx.Bucket(boltPropsBucket)
+			props.FillPercent = 0.9 // keys arrive in order
+			for u := start; u < min(users, start+perTx/keys); u++ {
+				for k := range keys {
+					rec := make([]byte, recordHeaderLen+len(benchValue))
+					copy(rec[recordHeaderLen:], benchValue)
+					stampRecord(rec, 1, now)
+					if err := props.Put(boltKey(nil, benchAccount(u), benchKey(k)), rec); err != nil {
+						return err
+					}
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return db.Sync()
+}
+
+// rawMap is the baseline for the memory store: one map under one RWMutex.
+type rawMap struct {
+	mu sync.RWMutex
+	m  map[[2]string][]byte
+}
+
+func (r *rawMap) get(account, key string) []byte {
+	r.mu.RLock()
+	v, ok := r.m[[2]string{account, key}]
+	r.mu.RUnlock()
+	if !ok {
+		return nil
+	}
+	return bytes.Clone(v)
+}
+
+func (r *rawMap) set(account, key string, value []byte) {
+	v := bytes.Clone(value)
+	r.mu.Lock()
+	r.m[[2]string{account, key}] = v
+	r.mu.Unlock()
+}
+
+const benchUsers, benchKeys = 100_000, 10
+
+// randomRefs returns n random (account, key) pairs of the fixture data, so
+// that formatting them stays out of the timed loop.
+func randomRefs(n, users, keys int) [][2]string {
+	r := rand.New(rand.NewPCG(1, 2))
+	refs := make([][2]string, n)
+	for i := range refs {
+		refs[i] = [2]string{benchAccount(r.IntN(users)), benchKey(r.IntN(keys))}
+	}
+	return refs
+}
+
+func BenchmarkGet(b *testing.B) {
+	ctx := context.Background()
+	refs := randomRefs(1<<16, benchUsers, benchKeys)
+	name := fmt.Sprintf("props=%d", benchUsers*benchKeys)
+
+	b.Run("bolt/"+name, func(b *testing.B) {
+		s, err := OpenBolt(fixture(b, benchUsers, benchKeys))
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer s.Close()
+		b.ResetTimer()
+		for i := 0; b.Loop(); i++ {
+			ref := refs[i&(len(refs)-1)]
+			if _, err := s.Get(ctx, ref[0], ref[1]); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("bbolt-view/"+name, func(b *testing.B) {
+		db, err := bolt.Open(fixture(b, benchUsers, benchKeys), 0o600, nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer db.Close()
+		b.ResetTimer()
+		for i := 0; b.Loop(); i++ {
+			ref := refs[i&(len(refs)-1)]
+			var v []byte
+			err := db.View(func(tx *bolt.Tx) error {
+				v = bytes.Clone(tx.Bucket(boltPropsBucket).Get(boltKey(nil, ref[0], ref[1])))
+				return nil
+			})
+			if err != nil || v == nil {
+				b.Fatal("missing", err)
+			}
+		}
+	})
+
+	mem := NewMemory()
+	raw := &rawMap{m: map[[2]string][]byte{}}
+	for u := range benchUsers {
+		for k := range benchKeys {
+			if _, err := mem.Set(ctx, benchAccount(u), benchKey(k), benchValue); err != nil {
+				b.Fatal(err)
+			}
+			raw.set(benchAccount(u), benchKey(k), benchValue)
+		}
+	}
+	b.Run("memory/"+name, func(b *testing.B) {
+		b.ReportAllocs()
+		for i := 0; b.Loop(); i++ {
+			ref := refs[i&(len(refs)-1)]
+			if _, err := mem.Get(ctx, ref[0], ref[1]); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("map-rwmutex/"+name, func(b *testing.B) {
+		b.ReportAllocs()
+		for i := 0; b.Loop(); i++ {
+			ref := refs[i&(len(refs)-1)]
+			if raw.get(ref[0], ref[1]) == nil {
+				b.Fatal("missing")
+			}
+		}
+	})
+	b.Run("memory-parallel/"+name, func(b *testing.B) {
+		var seq atomic.Uint64
+		b.RunParallel(func(pb *testing.PB) {
+			i := int(seq.Add(1) * 7919)
+			for ; pb.Next(); i++ {
+				ref := refs[i&(len(refs)-1)]
+				if _, err := mem.Get(ctx, ref[0], ref[1]); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+	})
+	b.Run("map-rwmutex-parallel/"+name, func(b *testing.B) {
+		var seq atomic.Uint64
+		b.RunParallel(func(pb *testing.PB) {
+			i := int(seq.Add(1) * 7919)
+			for ; pb.Next(); i++ {
+				ref := refs[i&(len(refs)-1)]
+				if raw.get(ref[0], ref[1]) == nil {
+					b.Error("missing")
+					return
+				}
+			}
+		})
+	})
+}
+
+// writers runs b.N calls of write spread over n goroutines; write gets a
+// unique sequence number.
+func writers(b *testing.B, n int, write func(i int) error) {
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	b.ResetTimer()
+	for range n {
+		wg.Go(func() {
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= b.N {
+					return
+				}
+				if err := write(i); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	b.StopTimer()
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "writes/s")
+}
+
+func BenchmarkSet(b *testing.B) {
+	ctx := context.Background()
+	for _, n := range []int{1, 32} {
+		prefix := fmt.Sprintf("writers=%d/", n)
+		b.Run(prefix+"bolt", func(b *testing.B) {
+			s, err := OpenBolt(filepath.Join(b.TempDir(), "set.db"))
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer s.Close()
+			writers(b, n, func(i int) error {
+				_, err := s.Set(ctx, benchAccount(i%1000), benchKey(i/1000%100), benchValue)
+				return err
+			})
+		})
+		b.Run(prefix+"bbolt-update", func(b *testing.B) {
+			db := openRawBolt(b)
+			writers(b, n, func(i int) error {
+				return db.Update(func(tx *bolt.Tx) error {
+					return putRaw(tx, benchAccount(i%1000), benchKey(i/1000%100))
+				})
+			})
+		})
+		if n > 1 {
+			// 10ms is bbolt's default MaxBatchDelay.
+			for _, delay := range []time.Duration{10 * time.Millisecond, time.Millisecond, 200 * time.Microsecond} {
+				b.Run(fmt.Sprintf("%sbbolt-batch-delay=%v", prefix, delay), func(b *testing.B) {
+					db := openRawBolt(b)
+					db.MaxBatchDelay = delay
+					writers(b, n, func(i int) error {
+						return db.Batch(func(tx *bolt.Tx) error {
+							return putRaw(tx, benchAccount(i%1000), benchKey(i/1000%100))
+						})
+					})
+				})
+			}
+		}
+		b.Run(prefix+"memory", func(b *testing.B) {
+			s := NewMemory()
+			writers(b, n, func(i int) error {
+				_, err := s.Set(ctx, benchAccount(i%1000), benchKey(i/1000%100), benchValue)
+				return err
+			})
+		})
+		b.Run(prefix+"map-rwmutex", func(b *testing.B) {
+			raw := &rawMap{m: map[[2]string][]byte{}}
+			writers(b, n, func(i int) error {
+				raw.set(benchAccount(i%1000), benchKey(i/1000%100), benchValue)
+				return nil
+			})
+		})
+	}
+}
+
+func openRawBolt(b *testing.B) *bolt.DB {
+	db, err := bolt.Open(filepath.Join(b.TempDir(), "raw.db"), 0o600, &bolt.Options{FreelistType: bolt.FreelistMapType})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { db.Close() })
+	err = db.Update(func(tx *bolt.Tx) error {
+		_, err := tx.CreateBucket(boltPropsBucket)
+		return err
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return db
+}
+
+// putRaw is the least a raw bbolt program does for a durable set: read the
+// old version, write the record.
+func putRaw(tx *bolt.Tx, account, key string) error {
+	props := tx.Bucket(boltPropsBucket)
+	k := boltKey(nil, account, key)
+	version := uint64(1)
+	if old := props.Get(k); old != nil {
+		version++
+	}
+	rec := make([]byte, recordHeaderLen+len(benchValue))
+	copy(rec[recordHeaderLen:], benchValue)
+	stampRecord(rec, version, time.Now().UnixNano())
+	return props.Put(k, rec)
+}
+
+func BenchmarkKeys(b *testing.B) {
+	ctx := context.Background()
+	const users = 10_000
+	refs := randomRefs(1<<12, users, benchKeys)
+	name := fmt.Sprintf("users=%d/keys=%d", users, benchKeys)
+	b.Run("bolt/"+name, func(b *testing.B) {
+		s, err := OpenBolt(fixture(b, users, benchKeys))
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer s.Close()
+		b.ResetTimer()
+		for i := 0; b.Loop(); i++ {
+			ks, err := s.Keys(ctx, refs[i&(len(refs)-1)][0])
+			if err != nil || len(ks) != benchKeys {
+				b.Fatal(len(ks), err)
+			}
+		}
+	})
+	b.Run("bbolt-cursor/"+name, func(b *testing.B) {
+		db, err := bolt.Open(fixture(b, users, benchKeys), 0o600, nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer db.Close()
+		b.ResetTimer()
+		for i := 0; b.Loop(); i++ {
+			var ks []string
+			prefix := boltKey(nil, refs[i&(len(refs)-1)][0], "")
+			err := db.View(func(tx *bolt.Tx) error {
+				c := tx.Bucket(boltPropsBucket).Cursor()
+				for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+					ks = append(ks, string(k[len(prefix):]))
+				}
+				return nil
+			})
+			if err != nil || len(ks) != benchKeys {
+				b.Fatal(len(ks), err)
+			}
+		}
+	})
+	mem := NewMemory()
+	for u := range users {
+		for k := range benchKeys {
+			if _, err := mem.Set(ctx, benchAccount(u), benchKey(k), benchValue); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	b.Run("memory/"+name, func(b *testing.B) {
+		for i := 0; b.Loop(); i++ {
+			ks, err := mem.Keys(ctx, refs[i&(len(refs)-1)][0])
+			if err != nil || len(ks) != benchKeys {
+				b.Fatal(len(ks), err)
+			}
+		}
+	})
+}
+
+func BenchmarkValidateValue(b *testing.B) {
+	// A 32 KB document of mixed content, non-ASCII strings included.
+	var big bytes.Buffer
+	big.WriteString(`{"items":[`)
+	for i := 0; big.Len() < MaxValueBytes-300; i++ {
+		fmt.Fprintf(&big, `{"id":%d,"name":"Ünïcödé näme %d","tags":["a","b"],"score":%d.5,"ok":true},`, i, i, i)
+	}
+	big.Truncate(big.Len() - 1)
+	big.WriteString(`]}`)
+	for _, c := range []struct {
+		name  string
+		value []byte
+	}{
+		{"size=200", benchValue},
+		{"size=32K", big.Bytes()},
+	} {
+		if err := ValidateValue(c.value); err != nil {
+			b.Fatal(err)
+		}
+		b.Run("userprops/"+c.name, func(b *testing.B) {
+			b.SetBytes(int64(len(c.value)))
+			b.ReportAllocs()
+			for b.Loop() {
+				if ValidateValue(c.value) != nil {
+					b.Fatal("invalid")
+				}
+			}
+		})
+		b.Run("encoding-json/"+c.name, func(b *testing.B) {
+			b.SetBytes(int64(len(c.value)))
+			b.ReportAllocs()
+			for b.Loop() {
+				if !json.Valid(c.value) {
+					b.Fatal("invalid")
+				}
+			}
+		})
+		b.Run("encoding-json+utf8/"+c.name, func(b *testing.B) {
+			b.SetBytes(int64(len(c.value)))
+			for b.Loop() {
+				if !json.Valid(c.value) || !utf8.Valid(c.value) {
+					b.Fatal("invalid")
+				}
+			}
+		})
+	}
+}
