@@ -146,12 +146,6 @@ func (s suite) testSet(t *testing.T) {
 		set(t, st, "acc", "k", `2`, userprops.Updated)
 		assert.True(t, c.Now().Equal(get(t, st, "acc", "k").UpdatedAt), "UpdatedAt after update")
 	})
-	t.Run("StatusString", func(t *testing.T) {
-		assert.Equal(t, "created", userprops.Created.String())
-		assert.Equal(t, "updated", userprops.Updated.String())
-		assert.Equal(t, 201, userprops.Created.HTTPStatus())
-		assert.Equal(t, 200, userprops.Updated.HTTPStatus())
-	})
 }
 
 // roundTripValues are valid values that must come back byte for byte.
