@@ -127,15 +127,6 @@ func tooDeep(v []byte) bool {
 	return false
 }
 
-// validateRef validates the account ID and property key of one property, in
-// the order Jira reports them.
-func validateRef(accountID, key string) error {
-	if err := ValidateAccountID(accountID); err != nil {
-		return err
-	}
-	return ValidateKey(key)
-}
-
 // utf16Len returns the length of the valid UTF-8 string s in UTF-16 code
 // units: one per rune, and one more for each rune outside the Basic
 // Multilingual Plane (those take four bytes in UTF-8). It never exceeds
