@@ -1,0 +1,202 @@
+package httpapi
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"strings"
+
+	"github.com/userprops/userprops"
+)
+
+// Account is one entry of an accounts file: who may call the server, with
+// which API token, and whether as an administrator (Jira's Administer Jira
+// permission).
+type Account struct {
+	AccountID string `json:"accountId"`
+	Email     string `json:"email,omitempty"`
+	APIToken  string `json:"apiToken"`
+	Admin     bool   `json:"admin,omitempty"`
+}
+
+// accountsFile is the JSON document of an accounts file.
+type accountsFile struct {
+	Accounts []Account `json:"accounts"`
+}
+
+// MinTokenLength is the shortest API token Accounts accepts.
+const MinTokenLength = 16
+
+// Accounts is a fixed set of accounts. It is both the Authenticator of a
+// server, as Jira Cloud authenticates API calls, and its userprops.Directory,
+// so that properties can only be kept for accounts it knows (others: 404).
+// It is safe for concurrent use.
+type Accounts struct {
+	byID    map[string]*account
+	byLogin map[string]*account   // lower-cased email, and account ID
+	byToken map[[32]byte]*account // SHA-256 of the token
+}
+
+type account struct {
+	Account
+	tokenHash [32]byte
+}
+
+var (
+	_ Authenticator       = (*Accounts)(nil)
+	_ userprops.Directory = (*Accounts)(nil)
+)
+
+// NewAccounts returns the Accounts for list. Every account needs a valid
+// account ID and an API token of at least MinTokenLength characters; account
+// IDs, emails and tokens must each be unique.
+func NewAccounts(list []Account) (*Accounts, error) {
+	a := &Accounts{
+		byID:    make(map[string]*account, len(list)),
+		byLogin: make(map[string]*account, 2*len(list)),
+		byToken: make(map[[32]byte]*account, len(list)),
+	}
+	for i, acc := range list {
+		if err := userprops.ValidateAccountID(acc.AccountID); err != nil {
+			return nil, fmt.Errorf("account %d: %w", i+1, err)
+		}
+		if len(acc.APIToken) < MinTokenLength {
+			return nil, fmt.Errorf("account %q: the API token must be at least %d characters", acc.AccountID, MinTokenLength)
+		}
+		entry := &account{Account: acc, tokenHash: sha256.Sum256([]byte(acc.APIToken))}
+		if _, dup := a.byID[acc.AccountID]; dup {
+			return nil, fmt.Errorf("account %q is listed twice", acc.AccountID)
+		}
+		if _, dup := a.byToken[entry.tokenHash]; dup {
+			return nil, fmt.Errorf("account %q: its API token is another account's too", acc.AccountID)
+		}
+		logins := []string{acc.AccountID}
+		if acc.Email != "" {
+			logins = append(logins, strings.ToLower(acc.Email))
+		}
+		for _, login := range logins {
+			if other, dup := a.byLogin[login]; dup {
+				return nil, fmt.Errorf("account %q: %q also names account %q", acc.AccountID, login, other.AccountID)
+			}
+			a.byLogin[login] = entry
+		}
+		a.byID[acc.AccountID] = entry
+		a.byToken[entry.tokenHash] = entry
+	}
+	return a, nil
+}
+
+// LoadAccounts reads an accounts file:
+//
+//	{"accounts": [
+//	  {"accountId": "5b10ac8d82e05b22cc7d4ef5", "email": "ada@example.com",
+//	   "apiToken": "…", "admin": true}
+//	]}
+func LoadAccounts(path string) (*Accounts, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading accounts: %w", err)
+	}
+	var f accountsFile
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&f); err != nil {
+		return nil, fmt.Errorf("reading accounts from %s: %w", path, err)
+	}
+	if len(f.Accounts) == 0 {
+		return nil, fmt.Errorf("reading accounts from %s: the file lists no accounts", path)
+	}
+	a, err := NewAccounts(f.Accounts)
+	if err != nil {
+		return nil, fmt.Errorf("accounts in %s: %w", path, err)
+	}
+	return a, nil
+}
+
+// WriteAccounts creates an accounts file at path holding list, with mode 0600.
+// It fails if the file exists.
+func WriteAccounts(path string, list []Account) error {
+	if _, err := NewAccounts(list); err != nil {
+		return err
+	}
+	data, err := json.MarshalIndent(accountsFile{Accounts: list}, "", "  ")
+	if err != nil {
+		return err
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(append(data, '\n')); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+// NewToken returns a random API token: 32 bytes from crypto/rand, base64url.
+func NewToken() string {
+	b := make([]byte, 32)
+	_, _ = rand.Read(b) // crypto/rand.Read never fails
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// Authenticate implements Authenticator as Jira Cloud does for API tokens:
+// HTTP Basic with the account's email (or account ID) as user name and its API
+// token as password, or "Authorization: Bearer <token>". Tokens are compared
+// in constant time.
+func (a *Accounts) Authenticate(r *http.Request) (userprops.Actor, error) {
+	auth := r.Header.Get("Authorization")
+	if auth == "" {
+		return userprops.Actor{}, fmt.Errorf("%w: no credentials", userprops.ErrUnauthorized)
+	}
+	if scheme, token, ok := strings.Cut(auth, " "); ok && strings.EqualFold(scheme, "Bearer") {
+		if acc, ok := a.byToken[sha256.Sum256([]byte(strings.TrimSpace(token)))]; ok {
+			return acc.actor(), nil
+		}
+		return userprops.Actor{}, fmt.Errorf("%w: unknown token", userprops.ErrUnauthorized)
+	}
+	login, password, ok := r.BasicAuth()
+	if !ok {
+		return userprops.Actor{}, fmt.Errorf("%w: unsupported Authorization scheme", userprops.ErrUnauthorized)
+	}
+	given := sha256.Sum256([]byte(password))
+	acc, found := a.byLogin[login]
+	if !found {
+		acc, found = a.byLogin[strings.ToLower(login)]
+	}
+	want := unknownLogin
+	if found {
+		want = acc.tokenHash
+	}
+	// Compare even for an unknown login, so timing does not tell which
+	// logins exist.
+	if subtle.ConstantTimeCompare(given[:], want[:]) != 1 || !found {
+		return userprops.Actor{}, fmt.Errorf("%w: wrong user name or API token", userprops.ErrUnauthorized)
+	}
+	return acc.actor(), nil
+}
+
+// unknownLogin is compared against when a login names no account.
+var unknownLogin = sha256.Sum256([]byte("no account has this token"))
+
+func (acc *account) actor() userprops.Actor {
+	return userprops.Actor{AccountID: acc.AccountID, Admin: acc.Admin}
+}
+
+// UserExists implements userprops.Directory: the accounts listed exist.
+func (a *Accounts) UserExists(_ context.Context, accountID string) (bool, error) {
+	_, ok := a.byID[accountID]
+	return ok, nil
+}

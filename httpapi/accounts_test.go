@@ -1,0 +1,113 @@
+package httpapi_test
+
+import (
+	"context"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/userprops/userprops"
+	"github.com/userprops/userprops/httpapi"
+)
+
+func TestNewAccounts_Rejects(t *testing.T) {
+	ok := httpapi.Account{AccountID: "a", Email: "a@example.com", APIToken: "token-a-0123456789"}
+	for _, c := range []struct {
+		name string
+		list []httpapi.Account
+	}{
+		{"missing account ID", []httpapi.Account{{APIToken: "token-0123456789ab"}}},
+		{"blank account ID", []httpapi.Account{{AccountID: " ", APIToken: "token-0123456789ab"}}},
+		{"short token", []httpapi.Account{{AccountID: "a", APIToken: "short"}}},
+		{"duplicate account ID", []httpapi.Account{ok, {AccountID: "a", APIToken: "token-b-0123456789"}}},
+		{"duplicate email", []httpapi.Account{ok, {AccountID: "b", Email: "A@example.com", APIToken: "token-b-0123456789"}}},
+		{"duplicate token", []httpapi.Account{ok, {AccountID: "b", APIToken: ok.APIToken}}},
+		{"email naming another account", []httpapi.Account{ok, {AccountID: "b", Email: "a", APIToken: "token-b-0123456789"}}},
+	} {
+		_, err := httpapi.NewAccounts(c.list)
+		assert.Error(t, err, c.name)
+	}
+}
+
+func TestAccounts_Directory(t *testing.T) {
+	a, err := httpapi.NewAccounts(testAccounts)
+	require.NoError(t, err)
+	for id, want := range map[string]bool{aliceID: true, adminID: true, "ghost": false, "alice@example.com": false} {
+		got, err := a.UserExists(context.Background(), id)
+		require.NoError(t, err)
+		assert.Equal(t, want, got, "UserExists(%q)", id)
+	}
+}
+
+func TestAccounts_Authenticate(t *testing.T) {
+	a, err := httpapi.NewAccounts(testAccounts)
+	require.NoError(t, err)
+	for _, c := range []struct {
+		name   string
+		header string
+		want   userprops.Actor
+		err    error
+	}{
+		{"none", "", userprops.Actor{}, userprops.ErrUnauthorized},
+		{"unknown scheme", "Digest abc", userprops.Actor{}, userprops.ErrUnauthorized},
+		{"malformed basic", "Basic !!!", userprops.Actor{}, userprops.ErrUnauthorized},
+		{"bearer admin", "Bearer " + adminToken, userprops.Actor{AccountID: adminID, Admin: true}, nil},
+		{"bearer lower case", "bearer " + bobToken, userprops.Actor{AccountID: bobID}, nil},
+		{"bearer empty", "Bearer ", userprops.Actor{}, userprops.ErrUnauthorized},
+	} {
+		r := httptest.NewRequest("GET", "/", nil)
+		if c.header != "" {
+			r.Header.Set("Authorization", c.header)
+		}
+		got, err := a.Authenticate(r)
+		if c.err != nil {
+			assert.ErrorIs(t, err, c.err, c.name)
+		} else {
+			assert.NoError(t, err, c.name)
+		}
+		assert.Equal(t, c.want, got, c.name)
+	}
+}
+
+func TestLoadAccounts(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "accounts.json")
+	require.NoError(t, httpapi.WriteAccounts(path, testAccounts))
+	info, err := os.Stat(path)
+	require.NoError(t, err)
+	assert.Equal(t, os.FileMode(0o600), info.Mode().Perm())
+	assert.Error(t, httpapi.WriteAccounts(path, testAccounts), "WriteAccounts over an existing file")
+
+	a, err := httpapi.LoadAccounts(path)
+	require.NoError(t, err)
+	r := httptest.NewRequest("GET", "/", nil)
+	r.SetBasicAuth("bob@example.com", bobToken)
+	actor, err := a.Authenticate(r)
+	require.NoError(t, err)
+	assert.Equal(t, userprops.Actor{AccountID: bobID}, actor)
+
+	for name, content := range map[string]string{
+		"empty list":    `{"accounts":[]}`,
+		"unknown field": `{"accounts":[{"accountId":"a","apiToken":"token-a-0123456789","role":"admin"}]}`,
+		"not JSON":      `accounts: []`,
+		"bad account":   `{"accounts":[{"accountId":"","apiToken":"token-a-0123456789"}]}`,
+	} {
+		p := filepath.Join(dir, "bad.json")
+		require.NoError(t, os.WriteFile(p, []byte(content), 0o600))
+		_, err := httpapi.LoadAccounts(p)
+		assert.Error(t, err, name)
+	}
+	_, err = httpapi.LoadAccounts(filepath.Join(dir, "missing.json"))
+	assert.ErrorIs(t, err, os.ErrNotExist)
+}
+
+func TestNewToken(t *testing.T) {
+	a, b := httpapi.NewToken(), httpapi.NewToken()
+	assert.NotEqual(t, a, b)
+	assert.Len(t, a, 43) // 32 bytes in unpadded base64
+	assert.GreaterOrEqual(t, len(a), httpapi.MinTokenLength)
+}

@@ -1,0 +1,246 @@
+// Package httpapi serves a userprops.Store over HTTP with the shapes, status
+// codes and error bodies of Jira Cloud's user-property REST resource, so that
+// existing Jira clients talk to it unchanged:
+//
+//	GET    /rest/api/{2,3}/user/properties?accountId=A        → 200 {"keys":[{"key":K,"self":URL}]}
+//	GET    /rest/api/{2,3}/user/properties/{K}?accountId=A    → 200 {"key":K,"value":V}
+//	PUT    /rest/api/{2,3}/user/properties/{K}?accountId=A    → 201 created, 200 updated (body: the value)
+//	DELETE /rest/api/{2,3}/user/properties/{K}?accountId=A    → 204
+//
+// Every request is authenticated by an Authenticator and runs through
+// userprops.ForActor, so Jira's permission rules live in one place. Errors
+// answer with Jira's body, {"errorMessages":[…],"errors":{}}.
+package httpapi
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/userprops/userprops"
+)
+
+// Authenticator identifies the caller of a request.
+type Authenticator interface {
+	// Authenticate returns the actor the request's credentials belong to,
+	// or an error wrapping userprops.ErrUnauthorized when they are missing
+	// or wrong. Any other error answers 500.
+	Authenticate(r *http.Request) (userprops.Actor, error)
+}
+
+// AuthenticatorFunc adapts a function to the Authenticator interface.
+type AuthenticatorFunc func(r *http.Request) (userprops.Actor, error)
+
+// Authenticate returns f(r).
+func (f AuthenticatorFunc) Authenticate(r *http.Request) (userprops.Actor, error) { return f(r) }
+
+// Option configures the handler New returns.
+type Option func(*server)
+
+// WithBaseURL makes the self links of key lists start with base (for example
+// "https://props.example.com"), instead of the scheme and host of each
+// request. Use it behind a proxy that changes them.
+func WithBaseURL(base string) Option {
+	return func(s *server) { s.baseURL = strings.TrimRight(base, "/") }
+}
+
+// WithLogger sets the logger of the request log and of recovered panics; the
+// default is slog.Default().
+func WithLogger(l *slog.Logger) Option {
+	return func(s *server) { s.log = l }
+}
+
+// server holds what every request needs.
+type server struct {
+	store   userprops.Store
+	auth    Authenticator
+	baseURL string
+	log     *slog.Logger
+}
+
+// New returns an http.Handler serving store under /rest/api/2 and
+// /rest/api/3 (see the package documentation), with request logging and
+// panic recovery. The handler is safe for concurrent use; it never closes
+// store.
+//
+// Request bodies are read through http.MaxBytesReader: a value larger than
+// userprops.MaxValueBytes is refused with 400 as soon as its size is known,
+// without being buffered. The key in the path is percent-decoded once, so
+// keys holding '/', '%', spaces or any other character round-trip when the
+// client escapes them.
+func New(store userprops.Store, auth Authenticator, opts ...Option) http.Handler {
+	s := &server{store: store, auth: auth, log: slog.Default()}
+	for _, opt := range opts {
+		opt(s)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/rest/api/{version}/user/properties", s.properties)
+	mux.HandleFunc("/rest/api/{version}/user/properties/{key...}", s.properties)
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusNotFound, "No resource found at "+r.URL.Path+".")
+	})
+	return LogRequests(s.log)(Recover(s.log)(mux))
+}
+
+// properties dispatches every request on the user-property resource.
+func (s *server) properties(w http.ResponseWriter, r *http.Request) {
+	version := r.PathValue("version")
+	if version != "2" && version != "3" {
+		writeError(w, http.StatusNotFound, "No resource found at "+r.URL.Path+".")
+		return
+	}
+	key := r.PathValue("key")
+	switch r.Method {
+	case http.MethodGet:
+	case http.MethodPut, http.MethodDelete:
+		if key == "" {
+			w.Header().Set("Allow", http.MethodGet)
+			writeStoreError(w, userprops.ErrKeyMissing, key)
+			return
+		}
+	default:
+		w.Header().Set("Allow", "GET, PUT, DELETE")
+		writeError(w, http.StatusMethodNotAllowed, "Method "+r.Method+" is not allowed here.")
+		return
+	}
+
+	actor, err := s.auth.Authenticate(r)
+	if err != nil {
+		if errors.Is(err, userprops.ErrUnauthorized) {
+			w.Header().Set("WWW-Authenticate", `Basic realm="userprops", charset="UTF-8"`)
+		} else {
+			s.log.ErrorContext(r.Context(), "authentication failed", "err", err)
+		}
+		writeStoreError(w, err, key)
+		return
+	}
+	store := userprops.ForActor(s.store, actor)
+	accountID := r.URL.Query().Get("accountId")
+
+	switch {
+	case r.Method == http.MethodGet && key == "":
+		s.keys(w, r, store, version, accountID)
+	case r.Method == http.MethodGet:
+		s.get(w, r, store, accountID, key)
+	case r.Method == http.MethodPut:
+		s.set(w, r, store, accountID, key)
+	default:
+		s.delete(w, r, store, accountID, key)
+	}
+}
+
+func (s *server) keys(w http.ResponseWriter, r *http.Request, store userprops.Store, version, accountID string) {
+	keys, err := store.Keys(r.Context(), accountID)
+	if err != nil {
+		s.fail(w, r, err, "")
+		return
+	}
+	type keyRef struct {
+		Key  string `json:"key"`
+		Self string `json:"self"`
+	}
+	body := struct {
+		Keys []keyRef `json:"keys"`
+	}{Keys: make([]keyRef, len(keys))}
+	base := s.base(r) + "/rest/api/" + version + "/user/properties/"
+	query := "?accountId=" + url.QueryEscape(accountID)
+	for i, k := range keys {
+		body.Keys[i] = keyRef{Key: k, Self: base + url.PathEscape(k) + query}
+	}
+	writeJSON(w, http.StatusOK, body)
+}
+
+func (s *server) get(w http.ResponseWriter, r *http.Request, store userprops.Store, accountID, key string) {
+	p, err := store.Get(r.Context(), accountID, key)
+	if err != nil {
+		s.fail(w, r, err, key)
+		return
+	}
+	// The value goes out exactly as it was stored: encoding/json would
+	// compact a json.RawMessage.
+	var body bytes.Buffer
+	body.Grow(len(p.Value) + len(key) + 24)
+	body.WriteString(`{"key":`)
+	body.Write(jsonString(key))
+	body.WriteString(`,"value":`)
+	body.Write(p.Value)
+	body.WriteString("}\n")
+	writeBody(w, http.StatusOK, body.Bytes())
+}
+
+func (s *server) set(w http.ResponseWriter, r *http.Request, store userprops.Store, accountID, key string) {
+	value, err := readValue(w, r)
+	if err != nil {
+		s.fail(w, r, err, key)
+		return
+	}
+	status, err := store.Set(r.Context(), accountID, key, value)
+	if err != nil {
+		s.fail(w, r, err, key)
+		return
+	}
+	w.WriteHeader(status.HTTPStatus())
+}
+
+func (s *server) delete(w http.ResponseWriter, r *http.Request, store userprops.Store, accountID, key string) {
+	if err := store.Delete(r.Context(), accountID, key); err != nil {
+		s.fail(w, r, err, key)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// readValue reads a request body of at most userprops.MaxValueBytes. A larger
+// one is refused as soon as that is known: from Content-Length before any
+// read, or after MaxValueBytes+1 bytes.
+func readValue(w http.ResponseWriter, r *http.Request) ([]byte, error) {
+	if r.ContentLength > userprops.MaxValueBytes {
+		return nil, userprops.ErrValueTooLarge
+	}
+	body := http.MaxBytesReader(w, r.Body, userprops.MaxValueBytes+1)
+	value, err := io.ReadAll(body)
+	var tooLarge *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooLarge):
+		return nil, userprops.ErrValueTooLarge
+	case err != nil:
+		return nil, err
+	case len(value) > userprops.MaxValueBytes:
+		return nil, userprops.ErrValueTooLarge
+	}
+	return value, nil
+}
+
+// fail answers err, logging it when it is not the caller's fault.
+func (s *server) fail(w http.ResponseWriter, r *http.Request, err error, key string) {
+	if userprops.HTTPStatus(err) >= 500 {
+		s.log.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+	}
+	writeStoreError(w, err, key)
+}
+
+// base returns the configured base URL, or the request's scheme and host.
+func (s *server) base(r *http.Request) string {
+	if s.baseURL != "" {
+		return s.baseURL
+	}
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	return scheme + "://" + r.Host
+}
+
+// jsonString encodes s as a JSON string, without HTML escaping.
+func jsonString(s string) []byte {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(s) // a string always encodes
+	return bytes.TrimSuffix(b.Bytes(), []byte("\n"))
+}
