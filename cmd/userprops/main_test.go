@@ -1,0 +1,57 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// result is what one run of the command did.
+type result struct {
+	err            error
+	code           int
+	stdout, stderr string
+}
+
+// runCmd runs the command line with stdin as input.
+func runCmd(t *testing.T, stdin string, args ...string) result {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	err := run(context.Background(), args, strings.NewReader(stdin), &stdout, &stderr)
+	return result{err: err, code: exitCode(err), stdout: stdout.String(), stderr: stderr.String()}
+}
+
+// mustRun runs the command line and requires it to succeed.
+func mustRun(t *testing.T, args ...string) string {
+	t.Helper()
+	r := runCmd(t, "", args...)
+	require.NoError(t, r.err, "userprops %s\nstderr: %s", strings.Join(args, " "), r.stderr)
+	return r.stdout
+}
+
+func tempDB(t *testing.T) string { return filepath.Join(t.TempDir(), "props.db") }
+
+func TestRun_Usage(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		code int
+	}{
+		{nil, 2},
+		{[]string{"frobnicate"}, 2},
+		{[]string{"help"}, 0},
+		{[]string{"get", "-h"}, 0},
+		{[]string{"get", "--no-such-flag"}, 2},
+		{[]string{"serve", "extra"}, 2},
+		{[]string{"serve", "--base-url", "not a url"}, 2},
+	} {
+		r := runCmd(t, "", c.args...)
+		assert.Equal(t, c.code, r.code, "userprops %q: %v", c.args, r.err)
+	}
+	r := runCmd(t, "", "help")
+	assert.Contains(t, r.stdout, "userprops serve")
+}

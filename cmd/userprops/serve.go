@@ -1,0 +1,136 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"path/filepath"
+	"time"
+
+	"github.com/userprops/userprops"
+	"github.com/userprops/userprops/httpapi"
+)
+
+// shutdownTimeout bounds how long serve waits for requests in flight when it
+// is asked to stop.
+const shutdownTimeout = 10 * time.Second
+
+// serve serves the REST API from a store file until ctx is done (SIGINT or
+// SIGTERM), then finishes the requests in flight and closes the store.
+func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	flags := flag.NewFlagSet("serve", flag.ContinueOnError)
+	flags.SetOutput(stderr)
+	dbPath := flags.String("db", "userprops.db", "store `file`, created if missing")
+	addr := flags.String("addr", "127.0.0.1:8080", "`address` to listen on")
+	accountsPath := flags.String("accounts", "", "accounts `file` (default: accounts.json beside the store, created with one administrator if missing)")
+	baseURL := flags.String("base-url", "", "`URL` that self links start with (default: the scheme and host of each request)")
+	if err := parseFlags(flags, args); err != nil {
+		return err
+	}
+	if flags.NArg() != 0 {
+		return usageError{fmt.Sprintf("serve takes no arguments, got %q", flags.Args())}
+	}
+	if *baseURL != "" {
+		if u, err := url.Parse(*baseURL); err != nil || u.Scheme == "" || u.Host == "" {
+			return usageError{fmt.Sprintf("--base-url %q is not an absolute URL", *baseURL)}
+		}
+	}
+	log := slog.New(slog.NewTextHandler(stderr, nil))
+
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return err
+	}
+	defer ln.Close()
+	base := "http://" + ln.Addr().String()
+	if *baseURL != "" {
+		base = *baseURL
+	}
+
+	accounts, err := loadOrCreateAccounts(*accountsPath, *dbPath, base, stdout)
+	if err != nil {
+		return err
+	}
+	store, err := userprops.OpenBolt(*dbPath, userprops.WithDirectory(accounts))
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+
+	var opts []httpapi.Option
+	opts = append(opts, httpapi.WithLogger(log))
+	if *baseURL != "" {
+		opts = append(opts, httpapi.WithBaseURL(*baseURL))
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{"status":"ok"}`+"\n")
+	})
+	mux.Handle("/", httpapi.New(store, accounts, opts...))
+	srv := &http.Server{
+		Handler:           mux,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       time.Minute,
+		WriteTimeout:      time.Minute,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	log.Info("listening", "addr", ln.Addr().String(), "db", store.Path())
+	fmt.Fprintf(stdout, "serving on http://%s (store %s)\n", ln.Addr(), store.Path())
+	if *baseURL != "" {
+		fmt.Fprintf(stdout, "self links start with %s\n", *baseURL)
+	}
+
+	select {
+	case err := <-served:
+		return err
+	case <-ctx.Done():
+	}
+	log.Info("shutting down")
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		return fmt.Errorf("shutting down: %w", err)
+	}
+	if err := store.Close(); err != nil {
+		return err
+	}
+	log.Info("stopped")
+	return nil
+}
+
+// loadOrCreateAccounts loads the accounts file at path. With no path it uses
+// accounts.json beside the store, creating it, on first start, with one
+// administrator and a random API token, and prints how to call the server.
+func loadOrCreateAccounts(path, dbPath, base string, stdout io.Writer) (*httpapi.Accounts, error) {
+	if path != "" {
+		return httpapi.LoadAccounts(path)
+	}
+	path = filepath.Join(filepath.Dir(dbPath), "accounts.json")
+	accounts, err := httpapi.LoadAccounts(path)
+	if !errors.Is(err, fs.ErrNotExist) {
+		return accounts, err
+	}
+	// Jira clients such as jira.js insist on an email with a dotted domain.
+	admin := httpapi.Account{AccountID: "admin", Email: "admin@userprops.localhost", APIToken: httpapi.NewToken(), Admin: true}
+	if err := httpapi.WriteAccounts(path, []httpapi.Account{admin}); err != nil {
+		return nil, fmt.Errorf("creating %s: %w", path, err)
+	}
+	fmt.Fprintf(stdout, "created %s with one administrator, account ID %q; call the server with:\n\n", path, admin.AccountID)
+	fmt.Fprintf(stdout, "  curl -i -u '%s:%s' -X PUT -H 'Content-Type: application/json' --data '{\"theme\":\"dark\"}' '%s/rest/api/3/user/properties/settings?accountId=%s'\n",
+		admin.Email, admin.APIToken, base, admin.AccountID)
+	fmt.Fprintf(stdout, "  curl -u '%s:%s' '%s/rest/api/3/user/properties/settings?accountId=%s'\n\n",
+		admin.Email, admin.APIToken, base, admin.AccountID)
+	return httpapi.LoadAccounts(path)
+}
