@@ -13,16 +13,12 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
 	"syscall"
-
-	"github.com/userprops/userprops"
 )
 
 func main() {
@@ -92,70 +88,4 @@ func exitCode(err error) int {
 	default:
 		return 1
 	}
-}
-
-// storeFlags are the flags every store subcommand takes.
-type storeFlags struct {
-	fs      *flag.FlagSet
-	db      string
-	account string
-}
-
-func newStoreFlags(name, args string, stderr io.Writer) *storeFlags {
-	f := &storeFlags{fs: flag.NewFlagSet(name, flag.ContinueOnError)}
-	f.fs.SetOutput(stderr)
-	f.fs.StringVar(&f.db, "db", "userprops.db", "store `file`")
-	f.fs.StringVar(&f.account, "account", "", "account `ID` (required)")
-	f.fs.Usage = func() {
-		fmt.Fprintf(stderr, "usage: userprops %s --db FILE --account ID %s\n", name, args)
-		f.fs.PrintDefaults()
-	}
-	return f
-}
-
-// parse parses args and checks that nargs positional arguments remain
-// (between min and max).
-func (f *storeFlags) parse(args []string, min, max int) error {
-	if err := parseFlags(f.fs, args); err != nil {
-		return err
-	}
-	if f.account == "" {
-		return usageError{"--account is required"}
-	}
-	if n := f.fs.NArg(); n < min || n > max {
-		return usageError{fmt.Sprintf("%s takes %d to %d arguments after its flags, got %d", f.fs.Name(), min, max, n)}
-	}
-	return nil
-}
-
-// parseFlags parses args, turning flag errors into usage errors; -h prints
-// the usage and is not an error.
-func parseFlags(fs *flag.FlagSet, args []string) error {
-	err := fs.Parse(args)
-	switch {
-	case errors.Is(err, flag.ErrHelp):
-		return errHelp
-	case err != nil:
-		return usageError{err.Error()}
-	}
-	return nil
-}
-
-// errHelp ends a command that printed its usage because -h asked for it.
-var errHelp = errors.New("help requested")
-
-// openExisting opens the store file at path, which must exist: reading
-// commands never create one.
-func openExisting(path string) (*userprops.BoltStore, error) {
-	if _, err := os.Stat(path); err != nil {
-		return nil, fmt.Errorf("no store at %s: %w", path, err)
-	}
-	return userprops.OpenBolt(path)
-}
-
-// printJSON writes v as one line of JSON.
-func printJSON(w io.Writer, v any) error {
-	enc := json.NewEncoder(w)
-	enc.SetEscapeHTML(false)
-	return enc.Encode(v)
 }
