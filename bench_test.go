@@ -16,6 +16,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"hash/crc32"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -115,8 +116,9 @@ func writeFixture(path string, users, keys int) error {
 				for k := range keys {
 					rec := make([]byte, recordHeaderLen+len(benchValue))
 					copy(rec[recordHeaderLen:], benchValue)
-					stampRecord(rec, 1, now)
-					if err := props.Put(boltKey(nil, benchAccount(u), benchKey(k)), rec); err != nil {
+					key := boltKey(nil, benchAccount(u), benchKey(k))
+					stampRecord(key, rec, crc32.Checksum(benchValue, castagnoli), 1, now)
+					if err := props.Put(key, rec); err != nil {
 						return err
 					}
 				}
@@ -367,7 +369,7 @@ func putRaw(tx *bolt.Tx, account, key string) error {
 	}
 	rec := make([]byte, recordHeaderLen+len(benchValue))
 	copy(rec[recordHeaderLen:], benchValue)
-	stampRecord(rec, version, time.Now().UnixNano())
+	stampRecord(k, rec, crc32.Checksum(benchValue, castagnoli), version, time.Now().UnixNano())
 	return props.Put(k, rec)
 }
 

@@ -6,9 +6,12 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"io"
 	"os"
+	"runtime/debug"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -34,12 +37,17 @@ import (
 // properties of account a, in the byte order of their keys, and never one of
 // "a:b" or "ab" (whose prefixes differ in the length byte).
 //
-// A property record is a 16-byte header followed by the value exactly as it was
+// A property record is a 20-byte header followed by the value exactly as it was
 // given to Set:
 //
 //	version   uint64 big-endian
 //	updatedAt int64 big-endian, nanoseconds since the Unix epoch (UTC)
+//	checksum  uint32 big-endian, CRC-32C of value | version | updatedAt | property key
 //	value     the JSON bytes
+//
+// bbolt checksums only its meta pages; the record checksum is what lets a
+// read tell a damaged value, or a value filed under a damaged key, from a
+// good one (ErrCorrupt).
 //
 // A reader that finds a format version newer than boltFormat refuses the file
 // (ErrFormatVersion); a later format may add buckets or record fields only
@@ -53,7 +61,9 @@ var (
 // boltFormat is the format version this library writes and reads.
 const boltFormat uint32 = 1
 
-const recordHeaderLen = 16
+const recordHeaderLen = 20
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 // boltLockPoll is how often bbolt retries the file lock (bbolt's
 // flockRetryTimeout).
@@ -108,25 +118,16 @@ func OpenBolt(path string, opts ...Option) (*BoltStore, error) {
 	if err := checkBoltHeader(path); err != nil {
 		return nil, err
 	}
-	db, err := bolt.Open(path, 0o600, &bolt.Options{
-		// bbolt polls the lock every boltLockPoll and gives up one poll
-		// before its timeout; adding one makes it wait the full time.
-		Timeout:      o.lockTimeout + boltLockPoll,
-		FreelistType: bolt.FreelistMapType,
-	})
+	db, err := openBoltDB(path, o.lockTimeout)
 	switch {
 	case errors.Is(err, berrors.ErrTimeout):
 		return nil, fmt.Errorf("%w: %s: still held after %v", ErrLocked, path, o.lockTimeout)
-	case errors.Is(err, berrors.ErrInvalid),
-		errors.Is(err, berrors.ErrVersionMismatch),
-		errors.Is(err, berrors.ErrChecksum):
+	case errors.Is(err, berrors.ErrChecksum):
+		return nil, fmt.Errorf("%w: %s: %v", ErrCorrupt, path, err)
+	case errors.Is(err, berrors.ErrInvalid), errors.Is(err, berrors.ErrVersionMismatch):
 		return nil, fmt.Errorf("%w: %s: %v", ErrNotStore, path, err)
 	case err != nil:
 		return nil, fmt.Errorf("userprops: opening %s: %w", path, err)
-	}
-	if err := initBoltFormat(db, path); err != nil {
-		_ = db.Close()
-		return nil, err
 	}
 	s := &BoltStore{
 		core:    core{opts: o},
@@ -136,16 +137,50 @@ func OpenBolt(path string, opts ...Option) (*BoltStore, error) {
 		stop:    make(chan struct{}),
 		stopped: make(chan struct{}),
 	}
+	if err := s.initFormat(); err != nil {
+		_ = db.Close()
+		return nil, err
+	}
 	go s.commitLoop()
 	return s, nil
 }
 
-// checkBoltHeader refuses an existing, non-empty file whose first page is not
-// a bbolt meta page, before bbolt maps it: bbolt would otherwise guess a page
-// size for it and could fault reading past the end of a short file. The page
-// starts with a 16-byte page header; the meta that follows begins with the
-// magic number and holds the page size at byte 24, in native (little-endian on
-// every platform bbolt supports here) byte order.
+// openBoltDB opens the bbolt file. bbolt reads the meta and freelist pages
+// while it opens, and panics or faults on some damage; that is contained
+// here and reported as ErrCorrupt, after closing the file (which releases its
+// lock).
+func openBoltDB(path string, lockTimeout time.Duration) (db *bolt.DB, err error) {
+	var file *os.File
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer func() {
+		if r := recover(); r != nil {
+			if file != nil {
+				file.Close()
+			}
+			db, err = nil, fmt.Errorf("%w: %s: bbolt failed to open it: %v", ErrCorrupt, path, r)
+		}
+	}()
+	return bolt.Open(path, 0o600, &bolt.Options{
+		// bbolt polls the lock every boltLockPoll and gives up one poll
+		// before its timeout; adding one makes it wait the full time.
+		Timeout:      lockTimeout + boltLockPoll,
+		FreelistType: bolt.FreelistMapType,
+		OpenFile: func(name string, flag int, mode os.FileMode) (*os.File, error) {
+			f, err := os.OpenFile(name, flag, mode)
+			file = f
+			return f, err
+		},
+	})
+}
+
+// checkBoltHeader refuses an existing, non-empty file that does not start
+// like a bbolt file, before bbolt maps it: bbolt would otherwise guess a page
+// size for it and could fault reading past the end of a short file. A meta
+// page starts with a 16-byte page header; the meta that follows begins with
+// the magic number and holds the page size at byte 24, in native
+// (little-endian on every platform bbolt supports here) byte order. The first
+// meta page is at offset 0, the second one page later; bbolt can open a file
+// with either intact.
 func checkBoltHeader(path string) error {
 	f, err := os.Open(path)
 	if errors.Is(err, os.ErrNotExist) {
@@ -166,49 +201,57 @@ func checkBoltHeader(path string) error {
 		return fmt.Errorf("%w: %s is not a regular file", ErrNotStore, path)
 	}
 	const boltMagic = 0xED0CDAED
-	var head [28]byte
-	if _, err := io.ReadFull(f, head[:]); err != nil {
-		return fmt.Errorf("%w: %s is too short to be a store", ErrNotStore, path)
+	meta := func(off int64) (pageSize int64, ok bool) {
+		var head [28]byte
+		if _, err := f.ReadAt(head[:], off); err != nil {
+			return 0, false
+		}
+		return int64(binary.LittleEndian.Uint32(head[24:28])), binary.LittleEndian.Uint32(head[16:20]) == boltMagic
 	}
-	magic := binary.LittleEndian.Uint32(head[16:20])
-	pageSize := int64(binary.LittleEndian.Uint32(head[24:28]))
-	if magic != boltMagic {
-		return fmt.Errorf("%w: %s does not start with a bbolt header", ErrNotStore, path)
+	pageSize, ok := meta(0)
+	if !ok {
+		// The first meta page may be damaged; bbolt finds the second one
+		// at the default page size.
+		pageSize, ok = 4096, false
+		if _, ok2 := meta(pageSize); !ok2 {
+			return fmt.Errorf("%w: %s does not start with a bbolt header", ErrNotStore, path)
+		}
 	}
-	if pageSize < 512 || info.Size() < 2*pageSize {
-		return fmt.Errorf("%w: %s is truncated or damaged (size %d, page size %d)",
-			ErrNotStore, path, info.Size(), pageSize)
+	if pageSize < 512 || pageSize > 1<<24 || info.Size() < 2*pageSize {
+		return fmt.Errorf("%w: %s is truncated (size %d, page size %d)", ErrCorrupt, path, info.Size(), pageSize)
 	}
 	return nil
 }
 
-// initBoltFormat checks the format of a freshly opened file, and lays out an
+// initFormat checks the format of a freshly opened file, and lays out an
 // empty one. It writes only to a file with no buckets at all.
-func initBoltFormat(db *bolt.DB, path string) error {
+func (s *BoltStore) initFormat() error {
 	var empty bool
-	err := db.View(func(tx *bolt.Tx) error {
-		meta := tx.Bucket(boltMetaBucket)
-		if meta == nil {
+	err := s.view("open", func(tx *bolt.Tx) error {
+		meta, props := tx.Bucket(boltMetaBucket), tx.Bucket(boltPropsBucket)
+		if meta == nil && props == nil {
 			first, _ := tx.Cursor().First()
 			if empty = first == nil; !empty {
-				return fmt.Errorf("%w: %s is a bbolt file of another program", ErrNotStore, path)
+				return fmt.Errorf("%w: %s is a bbolt file of another program", ErrNotStore, s.path)
 			}
 			return nil
 		}
-		v := meta.Get(boltFormatKey)
-		if len(v) != 4 || tx.Bucket(boltPropsBucket) == nil {
-			return fmt.Errorf("%w: %s has no valid format record", ErrNotStore, path)
+		// One of the two buckets is there: a store, damaged if anything
+		// is missing.
+		if meta == nil || props == nil || len(meta.Get(boltFormatKey)) != 4 {
+			return s.fail(fmt.Errorf("%w: %s has lost its format record or its properties bucket", ErrCorrupt, s.path))
 		}
+		v := meta.Get(boltFormatKey)
 		if f := binary.BigEndian.Uint32(v); f > boltFormat {
 			return fmt.Errorf("%w: %s has format %d, this library reads up to %d",
-				ErrFormatVersion, path, f, boltFormat)
+				ErrFormatVersion, s.path, f, boltFormat)
 		}
 		return nil
 	})
 	if err != nil || !empty {
 		return err
 	}
-	err = db.Update(func(tx *bolt.Tx) error {
+	err = s.db.Update(func(tx *bolt.Tx) error {
 		meta, err := tx.CreateBucket(boltMetaBucket)
 		if err != nil {
 			return err
@@ -220,15 +263,65 @@ func initBoltFormat(db *bolt.DB, path string) error {
 		return err
 	})
 	if err != nil {
-		return fmt.Errorf("userprops: initialising %s: %w", path, err)
+		return fmt.Errorf("userprops: initialising %s: %w", s.path, err)
 	}
 	return nil
 }
 
-// stampRecord writes the header of the property record rec.
-func stampRecord(rec []byte, version uint64, updatedAt int64) {
+// view runs fn in a read transaction. A panic or memory fault while bbolt
+// reads the file (it trusts its pages, and some damage makes it index out of
+// range or read past the map) is contained: the store records the damage
+// and the call returns an error wrapping ErrCorrupt.
+func (s *BoltStore) view(what string, fn func(*bolt.Tx) error) (err error) {
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer func() {
+		if r := recover(); r != nil {
+			err = s.fail(fmt.Errorf("%w: %s: reading failed during %s: %v", ErrCorrupt, s.path, what, r))
+		}
+	}()
+	tx, err := s.db.Begin(false)
+	if err != nil {
+		return s.txError(err)
+	}
+	defer tx.Rollback() // runs before the recovery above, releasing bbolt's locks
+	return fn(tx)
+}
+
+// stampRecord completes the header of the property record rec filed under
+// key: version, time and checksum. valueCRC is the CRC-32C of the value.
+func stampRecord(key, rec []byte, valueCRC uint32, version uint64, updatedAt int64) {
 	binary.BigEndian.PutUint64(rec[0:8], version)
 	binary.BigEndian.PutUint64(rec[8:16], uint64(updatedAt))
+	binary.BigEndian.PutUint32(rec[16:20], finishCRC(valueCRC, key, rec))
+}
+
+// finishCRC extends the checksum of a record's value over its version and
+// time and its key. The value comes first so that writers can checksum it
+// before the committer knows the version.
+func finishCRC(valueCRC uint32, key, rec []byte) uint32 {
+	return crc32.Update(crc32.Update(valueCRC, castagnoli, rec[0:16]), castagnoli, key)
+}
+
+// checkRecord verifies the layout and checksum of the record rec filed under
+// key.
+func checkRecord(key, rec []byte) error {
+	if len(rec) < recordHeaderLen {
+		return fmt.Errorf("record of %d bytes is shorter than its header", len(rec))
+	}
+	want := binary.BigEndian.Uint32(rec[16:20])
+	if got := finishCRC(crc32.Checksum(rec[recordHeaderLen:], castagnoli), key, rec); got != want {
+		return fmt.Errorf("record checksum is %08x, want %08x", got, want)
+	}
+	return nil
+}
+
+// decodeKey splits a composite key into account ID and property key.
+func decodeKey(k []byte) (accountID, key []byte, ok bool) {
+	n, w := binary.Uvarint(k)
+	if w <= 0 || n > uint64(len(k)-w) {
+		return nil, nil, false
+	}
+	return k[w : w+int(n)], k[w+int(n):], true
 }
 
 // Path returns the path of the store's file.
@@ -242,50 +335,57 @@ func boltKey(dst []byte, accountID, key string) []byte {
 	return append(dst, key...)
 }
 
-// Get implements Store.
-func (s *BoltStore) Get(ctx context.Context, accountID, key string) (Property, error) {
+// Get implements Store. It returns an error wrapping ErrCorrupt if the
+// record fails its checksum.
+func (s *BoltStore) Get(ctx context.Context, accountID, key string) (p Property, err error) {
 	if err := s.admit(ctx, opGet, accountID, key, nil); err != nil {
 		return Property{}, err
 	}
-	tx, err := s.db.Begin(false)
-	if err != nil {
-		return Property{}, s.txError(err)
-	}
-	defer tx.Rollback()
 	var kb [64]byte
-	rec := tx.Bucket(boltPropsBucket).Get(boltKey(kb[:0], accountID, key))
-	if rec == nil {
-		return Property{}, notFound(accountID, key)
-	}
-	if len(rec) < recordHeaderLen {
-		return Property{}, fmt.Errorf("userprops: %s: record of account %s, key %s is damaged",
-			s.path, abbrev(accountID), abbrev(key))
-	}
-	return Property{
-		AccountID: accountID,
-		Key:       key,
-		Value:     bytes.Clone(rec[recordHeaderLen:]), // out of the memory map
-		Version:   binary.BigEndian.Uint64(rec[0:8]),
-		UpdatedAt: time.Unix(0, int64(binary.BigEndian.Uint64(rec[8:16]))).UTC(),
-	}, nil
+	k := boltKey(kb[:0], accountID, key)
+	err = s.view("get", func(tx *bolt.Tx) error {
+		rec := tx.Bucket(boltPropsBucket).Get(k)
+		if rec == nil {
+			return notFound(accountID, key)
+		}
+		if err := checkRecord(k, rec); err != nil {
+			return s.fail(fmt.Errorf("%w: %s: account %s, key %s: %v", ErrCorrupt, s.path, abbrev(accountID), abbrev(key), err))
+		}
+		p = Property{
+			AccountID: accountID,
+			Key:       key,
+			Value:     bytes.Clone(rec[recordHeaderLen:]), // out of the memory map
+			Version:   binary.BigEndian.Uint64(rec[0:8]),
+			UpdatedAt: time.Unix(0, int64(binary.BigEndian.Uint64(rec[8:16]))).UTC(),
+		}
+		return nil
+	})
+	return p, err
 }
 
-// Keys implements Store.
+// Keys implements Store. It verifies the checksum of every record it lists
+// and returns an error wrapping ErrCorrupt if one fails.
 func (s *BoltStore) Keys(ctx context.Context, accountID string) ([]string, error) {
 	if err := s.admit(ctx, opKeys, accountID, "", nil); err != nil {
 		return nil, err
 	}
-	tx, err := s.db.Begin(false)
-	if err != nil {
-		return nil, s.txError(err)
-	}
-	defer tx.Rollback()
 	var pb [64]byte
 	prefix := boltKey(pb[:0], accountID, "")
 	keys := []string{}
-	c := tx.Bucket(boltPropsBucket).Cursor()
-	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
-		keys = append(keys, string(k[len(prefix):])) // string() copies out of the map
+	err := s.view("keys", func(tx *bolt.Tx) error {
+		c := tx.Bucket(boltPropsBucket).Cursor()
+		for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+			// The checksum covers the key: a damaged key is an error,
+			// never a wrong name in the list.
+			if err := checkRecord(k, v); err != nil {
+				return s.fail(fmt.Errorf("%w: %s: account %s, key %q: %v", ErrCorrupt, s.path, abbrev(accountID), k[len(prefix):], err))
+			}
+			keys = append(keys, string(k[len(prefix):])) // string() copies out of the map
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	return keys, nil
 }
@@ -300,7 +400,10 @@ func (s *BoltStore) Set(ctx context.Context, accountID, key string, value []byte
 	// reuse value once Set returns.
 	rec := make([]byte, recordHeaderLen+len(value))
 	copy(rec[recordHeaderLen:], value)
-	w := &boltWrite{key: boltKey(nil, accountID, key), record: rec, accountID: accountID, propKey: key}
+	w := &boltWrite{
+		key: boltKey(nil, accountID, key), record: rec, valueCRC: crc32.Checksum(value, castagnoli),
+		accountID: accountID, propKey: key,
+	}
 	if err := s.write(ctx, w); err != nil {
 		return 0, err
 	}
@@ -347,6 +450,8 @@ func (s *BoltStore) txError(err error) error {
 type boltWrite struct {
 	key    []byte // composite key
 	record []byte // Set: header (stamped by the committer) and value; Delete: nil
+	// valueCRC is the CRC-32C of the value, computed by the writer.
+	valueCRC uint32
 
 	accountID, propKey string // for error messages
 
@@ -375,6 +480,9 @@ func (s *BoltStore) write(ctx context.Context, w *boltWrite) error {
 	if s.closed.Load() {
 		return ErrClosed
 	}
+	if d := s.damage.Load(); d != nil {
+		return *d
+	}
 	w.done = make(chan struct{})
 	select {
 	case s.queue <- w:
@@ -399,6 +507,7 @@ func (s *BoltStore) write(ctx context.Context, w *boltWrite) error {
 // previous one is synced, so a lone writer pays one commit and no more.
 func (s *BoltStore) commitLoop() {
 	defer close(s.stopped)
+	debug.SetPanicOnFault(true) // this goroutine only; see commit
 	batch := make([]*boltWrite, 0, boltMaxBatch)
 	for {
 		select {
@@ -425,7 +534,9 @@ func (s *BoltStore) commitLoop() {
 
 // commit applies batch in one transaction, in queue order, and answers every
 // write. A write that fails (a Delete of a missing property) fails alone; if
-// the commit itself fails, every write of the batch fails with its error.
+// the commit itself fails, every write of the batch fails with its error. A
+// panic or fault inside bbolt (damage) fails the batch with ErrCorrupt and
+// marks the store damaged; bbolt rolls the transaction back.
 func (s *BoltStore) commit(batch []*boltWrite) {
 	live := slices.DeleteFunc(batch, func(w *boltWrite) bool {
 		return !w.state.CompareAndSwap(writePending, writeTaken)
@@ -433,6 +544,17 @@ func (s *BoltStore) commit(batch []*boltWrite) {
 	if len(live) == 0 {
 		return
 	}
+	defer func() {
+		if r := recover(); r != nil {
+			err := s.fail(fmt.Errorf("%w: %s: writing failed: %v", ErrCorrupt, s.path, r))
+			for _, w := range live {
+				w.status, w.err = 0, err
+			}
+		}
+		for _, w := range live {
+			close(w.done)
+		}
+	}()
 	now := s.opts.now().UnixNano()
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(boltPropsBucket)
@@ -441,11 +563,10 @@ func (s *BoltStore) commit(batch []*boltWrite) {
 		}
 		return nil
 	})
-	for _, w := range live {
-		if err != nil {
+	if err != nil {
+		for _, w := range live {
 			w.status, w.err = 0, fmt.Errorf("userprops: %s: commit failed: %w", s.path, err)
 		}
-		close(w.done)
 	}
 }
 
@@ -465,9 +586,72 @@ func (w *boltWrite) apply(b *bolt.Bucket, now int64) (Status, error) {
 			version = binary.BigEndian.Uint64(old[0:8]) + 1
 		}
 	}
-	stampRecord(w.record, version, now)
+	stampRecord(w.key, w.record, w.valueCRC, version, now)
 	if err := b.Put(w.key, w.record); err != nil {
 		return 0, err
 	}
 	return status, nil
+}
+
+// Check reads the whole file and verifies it: every property key decodes
+// and every record passes its checksum, then bbolt's own consistency check
+// (every page reachable or free, and none twice). It returns nil, or an error
+// wrapping ErrCorrupt that lists the first problems found; finding damage
+// also marks the store damaged (see ErrCorrupt). It runs in one read
+// transaction, alongside other calls, and reads every page of the file.
+func (s *BoltStore) Check(ctx context.Context) error {
+	if err := s.ready(ctx); err != nil {
+		return err
+	}
+	const maxProblems = 10
+	var problems []string
+	err := s.view("check", func(tx *bolt.Tx) error {
+		// The records first: this walk runs in this goroutine, where a
+		// fault is contained, and reaches every page bbolt's check will.
+		c := tx.Bucket(boltPropsBucket).Cursor()
+		n := 0
+		for k, v := c.First(); k != nil && len(problems) < maxProblems; k, v = c.Next() {
+			if n++; n%4096 == 0 {
+				if err := ctx.Err(); err != nil {
+					return err
+				}
+			}
+			if _, _, ok := decodeKey(k); !ok {
+				problems = append(problems, fmt.Sprintf("key %q does not decode", k))
+				continue
+			}
+			if err := checkRecord(k, v); err != nil {
+				problems = append(problems, fmt.Sprintf("key %q: %v", k, err))
+			}
+		}
+		for err := range tx.Check() {
+			if len(problems) < maxProblems {
+				problems = append(problems, err.Error())
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if len(problems) > 0 {
+		return s.fail(fmt.Errorf("%w: %s: %s", ErrCorrupt, s.path, strings.Join(problems, "; ")))
+	}
+	return nil
+}
+
+// Backup writes a consistent copy of the store file to w while the store
+// stays in use: it is the file as of one moment, taken in a read
+// transaction, so writes committed during the copy are not in it (and are not
+// held up by it). The copy opens with OpenBolt. Backup returns the number of
+// bytes written.
+func (s *BoltStore) Backup(ctx context.Context, w io.Writer) (n int64, err error) {
+	if err := s.ready(ctx); err != nil {
+		return 0, err
+	}
+	err = s.view("backup", func(tx *bolt.Tx) error {
+		n, err = tx.WriteTo(w)
+		return err
+	})
+	return n, err
 }

@@ -124,32 +124,34 @@ func TestBolt_ForeignFile(t *testing.T) {
 	for _, c := range []struct {
 		name  string
 		write func(t *testing.T, path string)
+		want  error
 	}{
 		{"text", func(t *testing.T, path string) {
 			require.NoError(t, os.WriteFile(path, []byte("hello, world\n"), 0o644))
-		}},
+		}, userprops.ErrNotStore},
 		{"one zero page", func(t *testing.T, path string) {
 			require.NoError(t, os.WriteFile(path, make([]byte, 4096), 0o644))
-		}},
+		}, userprops.ErrNotStore},
 		{"many zero pages", func(t *testing.T, path string) {
 			require.NoError(t, os.WriteFile(path, make([]byte, 64<<10), 0o644))
-		}},
+		}, userprops.ErrNotStore},
 		{"random bytes", func(t *testing.T, path string) {
 			b := make([]byte, 20000)
 			for i := range b {
 				b[i] = byte(i*7919 + i/13)
 			}
 			require.NoError(t, os.WriteFile(path, b, 0o644))
-		}},
+		}, userprops.ErrNotStore},
 		{"bbolt header only", func(t *testing.T, path string) {
-			// A real header, cut short: bbolt would map past the end.
+			// A real header, cut short: bbolt would map past the end. It
+			// may be a damaged store or another program's; it is damaged.
 			full := filepath.Join(filepath.Dir(path), "full.db")
 			otherBolt(t, full)
 			b, err := os.ReadFile(full)
 			require.NoError(t, err)
 			require.NoError(t, os.WriteFile(path, b[:4096], 0o644))
-		}},
-		{"another program's bbolt file", otherBolt},
+		}, userprops.ErrCorrupt},
+		{"another program's bbolt file", otherBolt, userprops.ErrNotStore},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "foreign.db")
@@ -163,7 +165,7 @@ func TestBolt_ForeignFile(t *testing.T) {
 			if s != nil {
 				s.Close()
 			}
-			require.ErrorIs(t, err, userprops.ErrNotStore)
+			require.ErrorIs(t, err, c.want)
 			assert.Contains(t, err.Error(), path)
 
 			after, err := os.ReadFile(path)

@@ -62,6 +62,13 @@ var (
 	// The file is left untouched.
 	ErrNotStore = errors.New("userprops: file is not a userprops store")
 
+	// ErrCorrupt is returned when a store file is damaged: a record fails its
+	// checksum, bbolt finds its pages inconsistent, or reading them faults.
+	// Once a store has seen damage, every later call returns an error
+	// wrapping ErrCorrupt, so that nothing more is written to a damaged file;
+	// restore a backup, or copy out what is still readable.
+	ErrCorrupt = errors.New("userprops: store file is damaged")
+
 	// ErrFormatVersion is returned when a store file was written in a newer
 	// format than this version of the library understands. The file is left
 	// untouched.

@@ -131,17 +131,24 @@ const (
 type core struct {
 	opts   options
 	closed atomic.Bool
+	// damage, once set, is the error every later call returns (see
+	// ErrCorrupt).
+	damage atomic.Pointer[error]
+}
+
+// fail records err, which wraps ErrCorrupt, as the answer to every later
+// call, and returns it. The first damage recorded is kept.
+func (c *core) fail(err error) error {
+	c.damage.CompareAndSwap(nil, &err)
+	return err
 }
 
 // admit runs, in order, every check a call makes before it reads or writes:
-// the store is open, the context is live, the arguments follow Jira's rules
+// the store is open and undamaged, the context is live, the arguments follow Jira's rules
 // (key and value only where the operation takes them), and the account is
 // known to the directory.
 func (c *core) admit(ctx context.Context, o op, accountID, key string, value []byte) error {
-	if c.closed.Load() {
-		return ErrClosed
-	}
-	if err := ctx.Err(); err != nil {
+	if err := c.ready(ctx); err != nil {
 		return err
 	}
 	if err := ValidateAccountID(accountID); err != nil {
@@ -167,4 +174,16 @@ func (c *core) admit(ctx context.Context, o op, accountID, key string, value []b
 		}
 	}
 	return nil
+}
+
+// ready reports whether the store can take a call: it is open and
+// undamaged, and the context is live.
+func (c *core) ready(ctx context.Context) error {
+	if c.closed.Load() {
+		return ErrClosed
+	}
+	if d := c.damage.Load(); d != nil {
+		return *d
+	}
+	return ctx.Err()
 }
