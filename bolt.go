@@ -7,11 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
-	"io"
 	"os"
 	"runtime/debug"
 	"slices"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -268,23 +266,43 @@ func (s *BoltStore) initFormat() error {
 	return nil
 }
 
-// view runs fn in a read transaction. A panic or memory fault while bbolt
-// reads the file (it trusts its pages, and some damage makes it index out of
-// range or read past the map) is contained: the store records the damage
-// and the call returns an error wrapping ErrCorrupt.
-func (s *BoltStore) view(what string, fn func(*bolt.Tx) error) (err error) {
+// contain runs fn, which calls into bbolt, so that damage cannot take the
+// program down: bbolt trusts its pages, and some damage makes it index out of
+// range or read outside its memory map. Panics are recovered and memory
+// faults turned into panics (debug.SetPanicOnFault, for this goroutine while
+// fn runs); either records the damage, and the call returns an error
+// wrapping ErrCorrupt. bbolt rolls back its transactions when they panic.
+func (s *BoltStore) contain(what string, fn func() error) (err error) {
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	defer func() {
 		if r := recover(); r != nil {
-			err = s.fail(fmt.Errorf("%w: %s: reading failed during %s: %v", ErrCorrupt, s.path, what, r))
+			err = s.fail(fmt.Errorf("%w: %s: bbolt failed during %s: %v", ErrCorrupt, s.path, what, r))
 		}
 	}()
-	tx, err := s.db.Begin(false)
-	if err != nil {
-		return s.txError(err)
-	}
-	defer tx.Rollback() // runs before the recovery above, releasing bbolt's locks
-	return fn(tx)
+	return fn()
+}
+
+// view runs fn in a read transaction, contained (see contain).
+func (s *BoltStore) view(what string, fn func(*bolt.Tx) error) error {
+	return s.contain(what, func() error {
+		tx, err := s.db.Begin(false)
+		if err != nil {
+			return s.txError(err)
+		}
+		defer tx.Rollback() // runs before contain's recovery, releasing bbolt's locks
+		return fn(tx)
+	})
+}
+
+// update runs fn in a write transaction and commits it, contained (see
+// contain). It returns once the commit is synced.
+func (s *BoltStore) update(what string, fn func(*bolt.Tx) error) error {
+	return s.contain(what, func() error {
+		if err := s.db.Update(fn); err != nil {
+			return s.txError(err)
+		}
+		return nil
+	})
 }
 
 // stampRecord completes the header of the property record rec filed under
@@ -324,6 +342,18 @@ func decodeKey(k []byte) (accountID, key []byte, ok bool) {
 	return k[w : w+int(n)], k[w+int(n):], true
 }
 
+// decodeRecord returns the property held in rec, a record that passed
+// checkRecord, copying the value out of the memory map.
+func decodeRecord(accountID, key string, rec []byte) Property {
+	return Property{
+		AccountID: accountID,
+		Key:       key,
+		Value:     bytes.Clone(rec[recordHeaderLen:]),
+		Version:   binary.BigEndian.Uint64(rec[0:8]),
+		UpdatedAt: time.Unix(0, int64(binary.BigEndian.Uint64(rec[8:16]))).UTC(),
+	}
+}
+
 // Path returns the path of the store's file.
 func (s *BoltStore) Path() string { return s.path }
 
@@ -351,13 +381,7 @@ func (s *BoltStore) Get(ctx context.Context, accountID, key string) (p Property,
 		if err := checkRecord(k, rec); err != nil {
 			return s.fail(fmt.Errorf("%w: %s: account %s, key %s: %v", ErrCorrupt, s.path, abbrev(accountID), abbrev(key), err))
 		}
-		p = Property{
-			AccountID: accountID,
-			Key:       key,
-			Value:     bytes.Clone(rec[recordHeaderLen:]), // out of the memory map
-			Version:   binary.BigEndian.Uint64(rec[0:8]),
-			UpdatedAt: time.Unix(0, int64(binary.BigEndian.Uint64(rec[8:16]))).UTC(),
-		}
+		p = decodeRecord(accountID, key, rec)
 		return nil
 	})
 	return p, err
@@ -438,7 +462,8 @@ func (s *BoltStore) Close() error {
 	return nil
 }
 
-// txError translates an error from beginning a bbolt transaction.
+// txError translates an error from a bbolt transaction: ErrClosed for a
+// closed file, otherwise the error with the file's path.
 func (s *BoltStore) txError(err error) error {
 	if errors.Is(err, berrors.ErrDatabaseNotOpen) {
 		return ErrClosed
@@ -507,7 +532,6 @@ func (s *BoltStore) write(ctx context.Context, w *boltWrite) error {
 // previous one is synced, so a lone writer pays one commit and no more.
 func (s *BoltStore) commitLoop() {
 	defer close(s.stopped)
-	debug.SetPanicOnFault(true) // this goroutine only; see commit
 	batch := make([]*boltWrite, 0, boltMaxBatch)
 	for {
 		select {
@@ -534,9 +558,8 @@ func (s *BoltStore) commitLoop() {
 
 // commit applies batch in one transaction, in queue order, and answers every
 // write. A write that fails (a Delete of a missing property) fails alone; if
-// the commit itself fails, every write of the batch fails with its error. A
-// panic or fault inside bbolt (damage) fails the batch with ErrCorrupt and
-// marks the store damaged; bbolt rolls the transaction back.
+// the commit itself fails, every write of the batch fails with its error
+// (wrapping ErrCorrupt if bbolt met damage).
 func (s *BoltStore) commit(batch []*boltWrite) {
 	live := slices.DeleteFunc(batch, func(w *boltWrite) bool {
 		return !w.state.CompareAndSwap(writePending, writeTaken)
@@ -544,29 +567,19 @@ func (s *BoltStore) commit(batch []*boltWrite) {
 	if len(live) == 0 {
 		return
 	}
-	defer func() {
-		if r := recover(); r != nil {
-			err := s.fail(fmt.Errorf("%w: %s: writing failed: %v", ErrCorrupt, s.path, r))
-			for _, w := range live {
-				w.status, w.err = 0, err
-			}
-		}
-		for _, w := range live {
-			close(w.done)
-		}
-	}()
 	now := s.opts.now().UnixNano()
-	err := s.db.Update(func(tx *bolt.Tx) error {
+	err := s.update("commit", func(tx *bolt.Tx) error {
 		b := tx.Bucket(boltPropsBucket)
 		for _, w := range live {
 			w.status, w.err = w.apply(b, now)
 		}
 		return nil
 	})
-	if err != nil {
-		for _, w := range live {
-			w.status, w.err = 0, fmt.Errorf("userprops: %s: commit failed: %w", s.path, err)
+	for _, w := range live {
+		if err != nil {
+			w.status, w.err = 0, err
 		}
+		close(w.done)
 	}
 }
 
@@ -591,67 +604,4 @@ func (w *boltWrite) apply(b *bolt.Bucket, now int64) (Status, error) {
 		return 0, err
 	}
 	return status, nil
-}
-
-// Check reads the whole file and verifies it: every property key decodes
-// and every record passes its checksum, then bbolt's own consistency check
-// (every page reachable or free, and none twice). It returns nil, or an error
-// wrapping ErrCorrupt that lists the first problems found; finding damage
-// also marks the store damaged (see ErrCorrupt). It runs in one read
-// transaction, alongside other calls, and reads every page of the file.
-func (s *BoltStore) Check(ctx context.Context) error {
-	if err := s.ready(ctx); err != nil {
-		return err
-	}
-	const maxProblems = 10
-	var problems []string
-	err := s.view("check", func(tx *bolt.Tx) error {
-		// The records first: this walk runs in this goroutine, where a
-		// fault is contained, and reaches every page bbolt's check will.
-		c := tx.Bucket(boltPropsBucket).Cursor()
-		n := 0
-		for k, v := c.First(); k != nil && len(problems) < maxProblems; k, v = c.Next() {
-			if n++; n%4096 == 0 {
-				if err := ctx.Err(); err != nil {
-					return err
-				}
-			}
-			if _, _, ok := decodeKey(k); !ok {
-				problems = append(problems, fmt.Sprintf("key %q does not decode", k))
-				continue
-			}
-			if err := checkRecord(k, v); err != nil {
-				problems = append(problems, fmt.Sprintf("key %q: %v", k, err))
-			}
-		}
-		for err := range tx.Check() {
-			if len(problems) < maxProblems {
-				problems = append(problems, err.Error())
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		return err
-	}
-	if len(problems) > 0 {
-		return s.fail(fmt.Errorf("%w: %s: %s", ErrCorrupt, s.path, strings.Join(problems, "; ")))
-	}
-	return nil
-}
-
-// Backup writes a consistent copy of the store file to w while the store
-// stays in use: it is the file as of one moment, taken in a read
-// transaction, so writes committed during the copy are not in it (and are not
-// held up by it). The copy opens with OpenBolt. Backup returns the number of
-// bytes written.
-func (s *BoltStore) Backup(ctx context.Context, w io.Writer) (n int64, err error) {
-	if err := s.ready(ctx); err != nil {
-		return 0, err
-	}
-	err = s.view("backup", func(tx *bolt.Tx) error {
-		n, err = tx.WriteTo(w)
-		return err
-	})
-	return n, err
 }

@@ -1,0 +1,193 @@
+package userprops
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"os"
+	"strings"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// Operations on a whole bolt store: verification, copies, export and restore.
+
+// Check reads the whole file and verifies it: every property key decodes
+// and every record passes its checksum, then bbolt's own consistency check
+// (every page reachable or free, and none twice). It returns nil, or an error
+// wrapping ErrCorrupt that lists the first problems found; finding damage
+// also marks the store damaged (see ErrCorrupt). It runs in one read
+// transaction, alongside other calls, and reads every page of the file.
+func (s *BoltStore) Check(ctx context.Context) error {
+	if err := s.ready(ctx); err != nil {
+		return err
+	}
+	const maxProblems = 10
+	var problems []string
+	err := s.view("check", func(tx *bolt.Tx) error {
+		// The records first: this walk runs in this goroutine, where a
+		// fault is contained, and reaches every page bbolt's check will.
+		c := tx.Bucket(boltPropsBucket).Cursor()
+		n := 0
+		for k, v := c.First(); k != nil && len(problems) < maxProblems; k, v = c.Next() {
+			if n++; n%4096 == 0 {
+				if err := ctx.Err(); err != nil {
+					return err
+				}
+			}
+			if _, _, ok := decodeKey(k); !ok {
+				problems = append(problems, fmt.Sprintf("key %q does not decode", k))
+				continue
+			}
+			if err := checkRecord(k, v); err != nil {
+				problems = append(problems, fmt.Sprintf("key %q: %v", k, err))
+			}
+		}
+		for err := range tx.Check() {
+			if len(problems) < maxProblems {
+				problems = append(problems, err.Error())
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if len(problems) > 0 {
+		return s.fail(fmt.Errorf("%w: %s: %s", ErrCorrupt, s.path, strings.Join(problems, "; ")))
+	}
+	return nil
+}
+
+// Backup writes a consistent copy of the store file to w while the store
+// stays in use: it is the file as of one moment, taken in a read
+// transaction, so writes committed during the copy are not in it (and are not
+// held up by it). The copy opens with OpenBolt. Backup returns the number of
+// bytes written.
+func (s *BoltStore) Backup(ctx context.Context, w io.Writer) (n int64, err error) {
+	if err := s.ready(ctx); err != nil {
+		return 0, err
+	}
+	err = s.view("backup", func(tx *bolt.Tx) error {
+		n, err = tx.WriteTo(w)
+		return err
+	})
+	return n, err
+}
+
+// ForEach calls fn with every property of the store, in one read transaction:
+// a consistent snapshot, while other calls go on. Properties come grouped by
+// account (accounts ordered by the length of their ID, then byte-wise), each
+// account's in the byte order of their keys. Every record's checksum is
+// verified (ErrCorrupt). The Property passed to fn is fn's to keep. ForEach
+// stops at the first error fn returns and returns it.
+func (s *BoltStore) ForEach(ctx context.Context, fn func(Property) error) error {
+	if err := s.ready(ctx); err != nil {
+		return err
+	}
+	return s.view("export", func(tx *bolt.Tx) error {
+		c := tx.Bucket(boltPropsBucket).Cursor()
+		n := 0
+		for k, v := c.First(); k != nil; k, v = c.Next() {
+			if n++; n%1024 == 0 {
+				if err := ctx.Err(); err != nil {
+					return err
+				}
+			}
+			account, key, ok := decodeKey(k)
+			if !ok {
+				return s.fail(fmt.Errorf("%w: %s: key %q does not decode", ErrCorrupt, s.path, k))
+			}
+			if err := checkRecord(k, v); err != nil {
+				return s.fail(fmt.Errorf("%w: %s: key %q: %v", ErrCorrupt, s.path, k, err))
+			}
+			if err := fn(decodeRecord(string(account), string(key), v)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// Restore writes props in one transaction and returns once it is synced,
+// each property exactly as given (Value, Version and UpdatedAt), replacing
+// whatever is stored under the same account and key. Every property is first
+// checked with the rules of Set, and its Version must be at least 1; if one
+// fails, nothing is written and the error names it. Restore is an
+// administrative operation: it does not consult the Directory. A batch is
+// held in memory until it commits; restore large sets in batches of some
+// thousands.
+func (s *BoltStore) Restore(ctx context.Context, props []Property) error {
+	for i, p := range props {
+		if err := validateProperty(p); err != nil {
+			return fmt.Errorf("property %d (account %s, key %s): %w", i+1, abbrev(p.AccountID), abbrev(p.Key), err)
+		}
+	}
+	s.lifecycle.RLock()
+	defer s.lifecycle.RUnlock()
+	if err := s.ready(ctx); err != nil {
+		return err
+	}
+	return s.update("restore", func(tx *bolt.Tx) error {
+		b := tx.Bucket(boltPropsBucket)
+		for _, p := range props {
+			k := boltKey(nil, p.AccountID, p.Key)
+			rec := make([]byte, recordHeaderLen+len(p.Value))
+			copy(rec[recordHeaderLen:], p.Value)
+			stampRecord(k, rec, crc32.Checksum(p.Value, castagnoli), p.Version, p.UpdatedAt.UnixNano())
+			if err := b.Put(k, rec); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// validateProperty checks a whole property with the rules of Set.
+func validateProperty(p Property) error {
+	if err := ValidateAccountID(p.AccountID); err != nil {
+		return err
+	}
+	if err := ValidateKey(p.Key); err != nil {
+		return err
+	}
+	if err := ValidateValue(p.Value); err != nil {
+		return err
+	}
+	if p.Version == 0 {
+		return fmt.Errorf("userprops: version 0: versions start at 1")
+	}
+	return nil
+}
+
+// CompactTo writes a compacted copy of the store to a new file at path (mode
+// 0600; it must not exist): bbolt files never shrink, and the copy holds only
+// live pages. It reads a consistent snapshot while other calls go on, and
+// checks the copy before returning. The copy opens with OpenBolt.
+func (s *BoltStore) CompactTo(ctx context.Context, path string) error {
+	if err := s.ready(ctx); err != nil {
+		return err
+	}
+	if _, err := os.Lstat(path); !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("userprops: compacting into %s: the file exists", path)
+	}
+	dst, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: boltLockPoll, FreelistType: bolt.FreelistMapType})
+	if err != nil {
+		return fmt.Errorf("userprops: creating %s: %w", path, err)
+	}
+	err = s.contain("compact", func() error { return bolt.Compact(dst, s.db, 16<<20) })
+	if cerr := dst.Close(); err == nil && cerr != nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("userprops: compacting %s into %s: %w", s.path, path, err)
+	}
+	copied, err := OpenBolt(path)
+	if err != nil {
+		return err
+	}
+	defer copied.Close()
+	return copied.Check(ctx)
+}
