@@ -11,32 +11,49 @@ import (
 	"github.com/userprops/userprops"
 )
 
-// storeFlags are the flags every store subcommand takes.
+// storeFlags are the flags of the subcommands that work on a store file:
+// --db, and --account for those that work on one account.
 type storeFlags struct {
-	fs      *flag.FlagSet
-	db      string
-	account string
+	fs          *flag.FlagSet
+	db          string
+	account     string
+	needAccount bool
 }
 
+// newStoreFlags returns the flags of subcommand name, whose positional
+// arguments read args in its usage line.
 func newStoreFlags(name, args string, stderr io.Writer) *storeFlags {
-	f := &storeFlags{fs: flag.NewFlagSet(name, flag.ContinueOnError)}
+	return newFlags(name, args, true, stderr)
+}
+
+// newFileFlags returns the flags of a subcommand on a whole store file.
+func newFileFlags(name, args string, stderr io.Writer) *storeFlags {
+	return newFlags(name, args, false, stderr)
+}
+
+func newFlags(name, args string, needAccount bool, stderr io.Writer) *storeFlags {
+	f := &storeFlags{fs: flag.NewFlagSet(name, flag.ContinueOnError), needAccount: needAccount}
 	f.fs.SetOutput(stderr)
 	f.fs.StringVar(&f.db, "db", "userprops.db", "store `file`")
-	f.fs.StringVar(&f.account, "account", "", "account `ID` (required)")
+	line := "usage: userprops " + name + " --db FILE "
+	if needAccount {
+		f.fs.StringVar(&f.account, "account", "", "account `ID` (required)")
+		line += "--account ID "
+	}
 	f.fs.Usage = func() {
-		fmt.Fprintf(stderr, "usage: userprops %s --db FILE --account ID %s\n", name, args)
+		fmt.Fprintln(stderr, line+args)
 		f.fs.PrintDefaults()
 	}
 	return f
 }
 
-// parse parses args and checks that nargs positional arguments remain
-// (between min and max).
+// parse parses args and checks that between min and max positional
+// arguments remain.
 func (f *storeFlags) parse(args []string, min, max int) error {
 	if err := parseFlags(f.fs, args); err != nil {
 		return err
 	}
-	if f.account == "" {
+	if f.needAccount && f.account == "" {
 		return usageError{"--account is required"}
 	}
 	if n := f.fs.NArg(); n < min || n > max {

@@ -6,6 +6,11 @@
 //	userprops set    --db FILE --account ID KEY [VALUE|-]
 //	userprops delete --db FILE --account ID KEY
 //	userprops keys   --db FILE --account ID
+//	userprops check  --db FILE                       # full consistency check
+//	userprops backup --db FILE OUT                   # consistent copy
+//	userprops compact --db FILE OUT                  # compacted copy
+//	userprops export --db FILE [OUT|-]               # JSON Lines
+//	userprops import --db FILE [--skip-invalid] IN|-
 //
 // Output meant for programs is JSON on stdout; errors go to stderr. The exit
 // status is 0 on success, 1 when the operation fails and 2 on misuse.
@@ -37,6 +42,11 @@ const usage = `usage:
   userprops set    --db FILE --account ID KEY [VALUE|-]
   userprops delete --db FILE --account ID KEY
   userprops keys   --db FILE --account ID
+  userprops check  --db FILE
+  userprops backup --db FILE OUT
+  userprops compact --db FILE OUT
+  userprops export --db FILE [OUT|-]
+  userprops import --db FILE [--skip-invalid] IN|-
 Run 'userprops COMMAND -h' for a command's flags.
 `
 
@@ -65,6 +75,16 @@ func dispatch(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		return del(ctx, args, stdout, stderr)
 	case "keys":
 		return keys(ctx, args, stdout, stderr)
+	case "check":
+		return check(ctx, args, stdout, stderr)
+	case "backup":
+		return backup(ctx, args, stdout, stderr)
+	case "compact":
+		return compact(ctx, args, stdout, stderr)
+	case "export":
+		return export(ctx, args, stdout, stderr)
+	case "import":
+		return importLines(ctx, args, stdin, stdout, stderr)
 	case "help", "-h", "-help", "--help":
 		_, err := io.WriteString(stdout, usage)
 		return err

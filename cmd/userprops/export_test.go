@@ -1,0 +1,52 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestExportImport_RoundTrip(t *testing.T) {
+	src := tempDB(t)
+	values := map[string]string{
+		"pretty":  "{\n  \"theme\": \"dark\",\n  \"cols\": [1, 2]\n}\n",
+		"string":  `"a \"quoted\" <b>&"`,
+		"unicode": `["é", "😀"]`,
+	}
+	for k, v := range values {
+		mustRun(t, "set", "--db", src, "--account", "acc", k, v)
+	}
+	mustRun(t, "set", "--db", src, "--account", "acc", "pretty", values["pretty"]) // version 2
+	mustRun(t, "set", "--db", src, "--account", "other", "k", `1`)
+
+	r := runCmd(t, "", "export", "--db", src)
+	require.NoError(t, r.err)
+	lines := strings.Split(strings.TrimSuffix(r.stdout, "\n"), "\n")
+	assert.Len(t, lines, 4, r.stdout)
+	assert.Contains(t, r.stdout, `"version":2`)
+	assert.Contains(t, r.stderr, "exported properties: 4 in all")
+
+	// To a file, then into a new store: byte for byte, versions kept.
+	file := filepath.Join(t.TempDir(), "props.jsonl")
+	mustRun(t, "export", "--db", src, file)
+	exported, err := os.ReadFile(file)
+	require.NoError(t, err)
+	assert.Equal(t, r.stdout, string(exported))
+
+	dst := tempDB(t)
+	assert.Equal(t, `{"imported":4,"skipped":0}`+"\n", mustRun(t, "import", "--db", dst, file))
+	for k, v := range values {
+		got := mustRun(t, "get", "--db", dst, "--account", "acc", k)
+		assert.True(t, strings.HasSuffix(got, `"value":`+v+"}\n"), "get %s = %q", k, got)
+	}
+	assert.Contains(t, mustRun(t, "get", "--db", dst, "--account", "acc", "pretty"), `"version":2`)
+	again := runCmd(t, "", "export", "--db", dst)
+	assert.Equal(t, r.stdout, again.stdout, "export of the import equals the first export")
+
+	assert.Equal(t, 2, runCmd(t, "", "export", "--db", src, file).code, "export over an existing file")
+	assert.Equal(t, 1, runCmd(t, "", "export", "--db", src+".missing").code)
+}

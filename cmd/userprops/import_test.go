@@ -1,0 +1,58 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestImport_BadLines(t *testing.T) {
+	in := strings.Join([]string{
+		`{"accountId":"a","key":"one","version":3,"value":"{\"x\":1}"}`,
+		`{"accountId":"a","key":"two","value":{"hand":"written"}}`,
+		`{"accountId":"a","key":"bad json","value":"{"}`,
+		``,
+		`not json at all`,
+		`{"accountId":"","key":"k","value":"1"}`,
+		`{"accountId":"a","key":"k","value":"1","extra":true}`,
+		`{"accountId":"a","key":"` + strings.Repeat("k", 256) + `","value":"1"}`,
+		`{"accountId":"a","key":"three","value":"[3]"}`,
+	}, "\n") + "\n"
+	path := filepath.Join(t.TempDir(), "in.jsonl")
+	require.NoError(t, os.WriteFile(path, []byte(in), 0o600))
+	db := tempDB(t)
+
+	r := runCmd(t, "", "import", "--db", db, path)
+	assert.Equal(t, 1, r.code)
+	assert.ErrorContains(t, r.err, "5 of 9 lines are invalid; nothing imported")
+	for _, n := range []string{"line 3:", "line 5:", "line 6:", "line 7:", "line 8:"} {
+		assert.Contains(t, r.stderr, n)
+	}
+	assert.Contains(t, r.stderr, "line 3: userprops: property value is not valid JSON")
+	assert.Contains(t, r.stderr, "line 8: userprops: property key is too long")
+	assert.NotContains(t, r.stderr, "line 1:")
+	assert.NoFileExists(t, db, "a refused import created the store")
+
+	r = runCmd(t, "", "import", "--db", db, "--skip-invalid", path)
+	require.NoError(t, r.err, r.stderr)
+	assert.Equal(t, `{"imported":3,"skipped":5}`+"\n", r.stdout)
+	assert.Equal(t, `{"keys":["one","three","two"]}`+"\n", mustRun(t, "keys", "--db", db, "--account", "a"))
+	assert.Contains(t, mustRun(t, "get", "--db", db, "--account", "a", "one"), `"version":3`)
+	assert.Contains(t, mustRun(t, "get", "--db", db, "--account", "a", "two"), `"version":1`)
+	assert.Contains(t, mustRun(t, "get", "--db", db, "--account", "a", "two"), `"value":{"hand":"written"}`)
+}
+
+func TestImport_Stdin(t *testing.T) {
+	db := tempDB(t)
+	r := runCmd(t, `{"accountId":"a","key":"k","value":"true"}`+"\n", "import", "--db", db, "-")
+	require.NoError(t, r.err, r.stderr)
+	assert.Equal(t, `{"imported":1,"skipped":0}`+"\n", r.stdout)
+	assert.Contains(t, mustRun(t, "get", "--db", db, "--account", "a", "k"), `"value":true}`)
+
+	assert.Equal(t, 2, runCmd(t, "", "import", "--db", db).code, "import without IN")
+	assert.Equal(t, 1, runCmd(t, "", "import", "--db", db, "/no/such/file").code)
+}
