@@ -52,6 +52,7 @@ func Run(t *testing.T, open Opener) {
 	t.Run("Directory", s.testDirectory)
 	t.Run("Concurrency", s.testConcurrency)
 	t.Run("ForActor", s.testForActor)
+	t.Run("Linearizable", s.testLinearizable)
 }
 
 type suite struct {
