@@ -45,14 +45,6 @@ var fixtures struct {
 	files map[string]string
 }
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	if fixtures.dir != "" {
-		os.RemoveAll(fixtures.dir)
-	}
-	os.Exit(code)
-}
-
 // fixture returns a copy of a store file holding users × keys properties,
 // written with plain bbolt in the store's layout.
 func fixture(b *testing.B, users, keys int) string {

@@ -567,6 +567,9 @@ func (s *BoltStore) commit(batch []*boltWrite) {
 	if len(live) == 0 {
 		return
 	}
+	if commitTrace != nil {
+		commitTrace(live)
+	}
 	now := s.opts.now().UnixNano()
 	err := s.update("commit", func(tx *bolt.Tx) error {
 		b := tx.Bucket(boltPropsBucket)
@@ -582,6 +585,11 @@ func (s *BoltStore) commit(batch []*boltWrite) {
 		close(w.done)
 	}
 }
+
+// commitTrace, when set, is called by the committer with each batch just
+// before it is committed. Only tests set it (to prove that no write is
+// acknowledged before the sync of its commit); it is nil otherwise.
+var commitTrace func(batch []*boltWrite)
 
 // apply performs w in the transaction that b belongs to.
 func (w *boltWrite) apply(b *bolt.Bucket, now int64) (Status, error) {

@@ -1,0 +1,449 @@
+package userprops
+
+// Process-level reliability tests: the test binary starts itself as a child
+// (see TestMain) that uses a store, and the parent kills it, traces its
+// system calls or limits its file size.
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+const (
+	childModeEnv = "USERPROPS_TEST_CHILD"
+	childDBEnv   = "USERPROPS_TEST_DB"
+	childArgEnv  = "USERPROPS_TEST_ARG"
+)
+
+// runChild runs the child program named mode.
+func runChild(mode string) error {
+	path, arg := os.Getenv(childDBEnv), os.Getenv(childArgEnv)
+	switch mode {
+	case "crash":
+		round, err := strconv.Atoi(arg)
+		if err != nil {
+			return err
+		}
+		return crashChild(path, round)
+	case "trace":
+		return traceChild(path)
+	case "fsize":
+		return fsizeChild(path)
+	case "readonly":
+		return readOnlyChild(path, arg)
+	}
+	return fmt.Errorf("unknown child mode %q", mode)
+}
+
+// startChild returns the command that runs the test binary as child mode.
+func startChild(t *testing.T, binary, mode, db, arg string) *exec.Cmd {
+	t.Helper()
+	cmd := exec.Command(binary, "-test.run=^$")
+	cmd.Env = append(os.Environ(), childModeEnv+"="+mode, childDBEnv+"="+db, childArgEnv+"="+arg)
+	return cmd
+}
+
+// --- kill -9 ---------------------------------------------------------------
+
+const crashWriters, crashKeys = 8, 5
+
+// crashOp is operation i of writer g in round r: a Set, or every sixth time
+// a Delete, on one of the writer's keys of that round.
+func crashOp(round, g, i int) (account, key string, value []byte, del bool) {
+	return fmt.Sprintf("w%d", g), fmt.Sprintf("r%02d-k%d", round, i%crashKeys),
+		fmt.Appendf(nil, `{"r":%d,"g":%d,"i":%d}`, round, g, i), i%6 == 5
+}
+
+// crashChild writes as fast as it can from crashWriters goroutines and
+// prints "g i" once operation i of writer g has returned, until it is killed.
+func crashChild(path string, round int) error {
+	s, err := OpenBolt(path)
+	if err != nil {
+		return err
+	}
+	var mu sync.Mutex
+	fail := make(chan error)
+	for g := range crashWriters {
+		go func() {
+			ctx := context.Background()
+			for i := 0; ; i++ {
+				account, key, value, del := crashOp(round, g, i)
+				var err error
+				if del {
+					err = s.Delete(ctx, account, key)
+				} else {
+					_, err = s.Set(ctx, account, key, value)
+				}
+				if err != nil && !errors.Is(err, ErrNotFound) {
+					fail <- err
+					return
+				}
+				mu.Lock()
+				_, err = fmt.Fprintf(os.Stdout, "%d %d\n", g, i) // one write(2): the acknowledgement
+				mu.Unlock()
+				if err != nil {
+					fail <- err
+					return
+				}
+			}
+		}()
+	}
+	return <-fail
+}
+
+// crashState is what a writer's keys of one round hold after its first n
+// operations.
+func crashState(round, g, n int) map[string]Property {
+	m := map[string]Property{}
+	for i := range n {
+		account, key, value, del := crashOp(round, g, i)
+		old, ok := m[key]
+		switch {
+		case del:
+			delete(m, key)
+		case ok:
+			m[key] = Property{AccountID: account, Key: key, Value: value, Version: old.Version + 1}
+		default:
+			m[key] = Property{AccountID: account, Key: key, Value: value, Version: 1}
+		}
+	}
+	return m
+}
+
+func TestBolt_KillNine(t *testing.T) {
+	if testing.Short() {
+		t.Skip("kills child processes for several seconds")
+	}
+	path := filepath.Join(t.TempDir(), "crash.db")
+	const rounds = 40
+	acked := map[[2]int]int{} // (round, writer) → operations acknowledged
+	total := 0
+	r := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 1))
+	for round := range rounds {
+		cmd := startChild(t, os.Args[0], "crash", path, strconv.Itoa(round))
+		stdout, err := cmd.StdoutPipe()
+		require.NoError(t, err)
+		var stderr strings.Builder
+		cmd.Stderr = &stderr
+		require.NoError(t, cmd.Start())
+		first := make(chan struct{})
+		read := make(chan struct{})
+		go func() {
+			defer close(read)
+			sc := bufio.NewScanner(stdout)
+			once := sync.OnceFunc(func() { close(first) })
+			for sc.Scan() {
+				var g, i int
+				if _, err := fmt.Sscan(sc.Text(), &g, &i); err == nil {
+					acked[[2]int{round, g}] = i + 1
+					total++
+					once()
+				}
+			}
+		}()
+		select {
+		case <-first:
+		case <-time.After(30 * time.Second):
+			cmd.Process.Kill()
+			t.Fatalf("round %d: no write acknowledged; child: %s", round, stderr.String())
+		}
+		time.Sleep(time.Duration(5+r.IntN(150)) * time.Millisecond)
+		require.NoError(t, cmd.Process.Signal(syscall.SIGKILL))
+		<-read
+		err = cmd.Wait()
+		var exit *exec.ExitError
+		require.ErrorAs(t, err, &exit, "round %d: child: %s", round, stderr.String())
+		require.Equal(t, "signal: killed", exit.String(), "round %d ended on its own: %s", round, stderr.String())
+
+		verifyCrash(t, path, round, acked)
+	}
+	t.Logf("%d kill -9 rounds on one file, %d acknowledged writes, 0 lost", rounds, total)
+}
+
+// verifyCrash opens the file after a kill and requires every acknowledged
+// operation of every round so far to be there: each writer's keys hold the
+// state after its acknowledged operations, or after one more (written but
+// killed before its acknowledgement was printed). Then the whole file must
+// pass Check.
+func verifyCrash(t *testing.T, path string, lastRound int, acked map[[2]int]int) {
+	t.Helper()
+	s, err := OpenBolt(path)
+	require.NoError(t, err, "reopening after round %d", lastRound)
+	defer s.Close()
+	ctx := context.Background()
+	for round := 0; round <= lastRound; round++ {
+		for g := range crashWriters {
+			n := acked[[2]int{round, g}]
+			got := map[string]Property{}
+			for k := range crashKeys {
+				key := fmt.Sprintf("r%02d-k%d", round, k)
+				p, err := s.Get(ctx, fmt.Sprintf("w%d", g), key)
+				if errors.Is(err, ErrNotFound) {
+					continue
+				}
+				require.NoError(t, err)
+				p.UpdatedAt = time.Time{}
+				got[key] = p
+			}
+			if !equalState(got, crashState(round, g, n)) && !equalState(got, crashState(round, g, n+1)) {
+				t.Fatalf("after round %d: writer %d of round %d had %d operations acknowledged, but the store holds %s (want %s)",
+					lastRound, g, round, n, describeState(got), describeState(crashState(round, g, n)))
+			}
+		}
+	}
+	require.NoError(t, s.Check(ctx), "the file after round %d", lastRound)
+}
+
+func describeState(m map[string]Property) string {
+	var parts []string
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		parts = append(parts, fmt.Sprintf("%s=%s v%d", k, m[k].Value, m[k].Version))
+	}
+	return "{" + strings.Join(parts, ", ") + "}"
+}
+
+func equalState(a, b map[string]Property) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, p := range a {
+		q, ok := b[k]
+		if !ok || p.Version != q.Version || string(p.Value) != string(q.Value) || p.AccountID != q.AccountID {
+			return false
+		}
+	}
+	return true
+}
+
+// --- acknowledgement after sync (strace) -------------------------------------
+
+// traceChild runs writers whose acknowledgements (stdout, "ack ID") and
+// whose commits (stderr, "commit ID ID …", written by the committer before
+// it starts the transaction) show up as write(2) calls in a system call
+// trace, between the pwrite64 and fdatasync calls of bbolt's commits.
+func traceChild(path string) error {
+	s, err := OpenBolt(path)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	commitTrace = func(batch []*boltWrite) {
+		var b strings.Builder
+		b.WriteString("commit")
+		for _, w := range batch {
+			b.WriteString(" " + w.propKey)
+		}
+		b.WriteString("\n")
+		os.Stderr.WriteString(b.String())
+	}
+	const writers, ops = 6, 40
+	var wg sync.WaitGroup
+	errs := make(chan error, writers)
+	for g := range writers {
+		wg.Go(func() {
+			for i := range ops {
+				id := fmt.Sprintf("w%d.%d", g, i)
+				if _, err := s.Set(context.Background(), "acct", id, []byte(`1`)); err != nil {
+					errs <- err
+					return
+				}
+				os.Stdout.WriteString("ack " + id + "\n")
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	return <-errs
+}
+
+var (
+	straceLine   = regexp.MustCompile(`^(\d+) +(.*)$`)
+	straceCall   = regexp.MustCompile(`^(\w+)\((.*?)(?:\) += (-?\d+).*| <unfinished \.\.\.>)$`)
+	straceResume = regexp.MustCompile(`^<\.\.\. (\w+) resumed>.*\) += (-?\d+)`)
+	straceWrite  = regexp.MustCompile(`^(\d+), "((?:commit|ack) [^"]*)\\n"`)
+	straceOpen   = regexp.MustCompile(`^AT_FDCWD, "([^"]+)", ([A-Z_|]+)`)
+	stracePwrite = regexp.MustCompile(`^(\d+), .*, (\d+), (\d+)$`)
+)
+
+// ackCheck is what checkAcksAfterSync found in a trace.
+type ackCheck struct {
+	acks, commits, syncs int
+	violations           []string
+}
+
+// ackState follows one write from the line announcing its commit: has a
+// meta page been written since, and synced after that?
+type ackState struct{ metaWritten, synced bool }
+
+// checkAcksAfterSync reads an "strace -f" log and checks that every write
+// was acknowledged only after its commit's meta page was written (pwrite64 at
+// offset 0 or one page in, bbolt's two meta pages) and then synced
+// (fdatasync returned 0 on the store file): in the log, between the
+// committer's "commit" line naming the write and the write's "ack" line.
+func checkAcksAfterSync(log io.Reader, dbPath string, pageSize int) (ackCheck, error) {
+	var res ackCheck
+	type call struct{ name, args string }
+	unfinished := map[string]call{} // pid → call awaiting its "resumed" line
+	dbFD := ""
+	ids := map[string]*ackState{}
+	var open []*ackState // commit announced, not yet synced
+
+	completed := func(c call, ret string) {
+		switch c.name {
+		case "openat":
+			m := straceOpen.FindStringSubmatch(c.args)
+			if m != nil && m[1] == dbPath && strings.Contains(m[2], "O_RDWR") && ret != "-1" {
+				dbFD = ret
+			}
+		case "pwrite64":
+			m := stracePwrite.FindStringSubmatch(c.args)
+			if m != nil && m[1] == dbFD && ret != "-1" {
+				if off, _ := strconv.Atoi(m[3]); off == 0 || off == pageSize {
+					for _, s := range open {
+						s.metaWritten = true
+					}
+				}
+			}
+		case "fdatasync", "fsync":
+			if strings.TrimSpace(c.args) == dbFD && ret == "0" {
+				res.syncs++
+				for _, s := range open {
+					s.synced = s.synced || s.metaWritten
+				}
+				open = slices.DeleteFunc(open, func(s *ackState) bool { return s.synced })
+			}
+		}
+	}
+	entered := func(c call) {
+		w := straceWrite.FindStringSubmatch(c.args)
+		if c.name != "write" || w == nil {
+			return
+		}
+		f := strings.Fields(w[2])
+		switch f[0] {
+		case "commit":
+			res.commits++
+			for _, id := range f[1:] {
+				s := &ackState{}
+				ids[id] = s
+				open = append(open, s)
+			}
+		case "ack":
+			res.acks++
+			switch s := ids[f[1]]; {
+			case s == nil:
+				res.violations = append(res.violations, f[1]+": acknowledged before its commit began")
+			case !s.metaWritten:
+				res.violations = append(res.violations, f[1]+": acknowledged before its commit wrote a meta page")
+			case !s.synced:
+				res.violations = append(res.violations, f[1]+": acknowledged before the meta page was synced")
+			}
+		}
+	}
+
+	sc := bufio.NewScanner(log)
+	sc.Buffer(nil, 1<<20)
+	for sc.Scan() {
+		m := straceLine.FindStringSubmatch(sc.Text())
+		if m == nil {
+			continue
+		}
+		pid, rest := m[1], m[2]
+		if r := straceResume.FindStringSubmatch(rest); r != nil {
+			c := unfinished[pid]
+			delete(unfinished, pid)
+			completed(c, r[2])
+			continue
+		}
+		cm := straceCall.FindStringSubmatch(rest)
+		if cm == nil {
+			continue
+		}
+		c := call{cm[1], cm[2]}
+		entered(c)
+		if ret := cm[3]; ret != "" {
+			completed(c, ret)
+		} else {
+			unfinished[pid] = c
+		}
+	}
+	return res, sc.Err()
+}
+
+func TestCheckAcksAfterSync_FindsEarlyAcks(t *testing.T) {
+	// The checker itself must fail a trace that acknowledges too early.
+	const db = "/d/p.db"
+	good := `10 openat(AT_FDCWD, "/d/p.db", O_RDWR|O_CREAT|O_CLOEXEC, 0600) = 7
+11 write(2, "commit a b\n", 11) = 11
+11 pwrite64(7, "x"..., 4096, 8192) = 4096
+11 fdatasync(7) = 0
+11 pwrite64(7, "m"..., 4096, 4096 <unfinished ...>
+12 write(1, "ack z\n", 6) = 6
+11 <... pwrite64 resumed>) = 4096
+11 fdatasync(7 <unfinished ...>
+13 write(1, "ack a\n", 6) = 6
+11 <... fdatasync resumed>) = 0
+13 write(1, "ack b\n", 6) = 6
+`
+	res, err := checkAcksAfterSync(strings.NewReader(good), db, 4096)
+	require.NoError(t, err)
+	assert.Equal(t, 3, res.acks)
+	assert.Equal(t, 1, res.commits)
+	assert.Equal(t, 2, res.syncs)
+	assert.Equal(t, []string{
+		"z: acknowledged before its commit began",
+		"a: acknowledged before the meta page was synced",
+	}, res.violations)
+}
+
+func TestBolt_AckAfterSync(t *testing.T) {
+	if testing.Short() {
+		t.Skip("traces a child process")
+	}
+	strace, err := exec.LookPath("strace")
+	if err != nil {
+		t.Skip("strace is not installed (.ci/run installs it)")
+	}
+	dir := t.TempDir()
+	db, log := filepath.Join(dir, "trace.db"), filepath.Join(dir, "strace.log")
+	child := startChild(t, os.Args[0], "trace", db, "")
+	cmd := exec.Command(strace, append([]string{"-f", "-qq", "-e", "signal=none", "-s", "256",
+		"-e", "trace=openat,write,pwrite64,fdatasync,fsync", "-o", log}, child.Args...)...)
+	cmd.Env = child.Env
+	out, err := cmd.CombinedOutput()
+	if err != nil && strings.Contains(string(out), "ptrace") {
+		t.Skipf("strace cannot trace here: %s", out)
+	}
+	require.NoError(t, err, "%s", out)
+
+	f, err := os.Open(log)
+	require.NoError(t, err)
+	defer f.Close()
+	res, err := checkAcksAfterSync(f, db, os.Getpagesize())
+	require.NoError(t, err)
+	assert.Equal(t, 6*40, res.acks, "acknowledgements seen in the trace")
+	assert.Positive(t, res.commits)
+	assert.GreaterOrEqual(t, res.syncs, 2*res.commits, "bbolt syncs twice a commit")
+	assert.Empty(t, res.violations[:min(10, len(res.violations))], "%d violations; the first ten", len(res.violations))
+	t.Logf("%d acknowledged writes, %d commits, %d fdatasyncs: every acknowledgement came after its commit's meta page was synced",
+		res.acks, res.commits, res.syncs)
+}
