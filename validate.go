@@ -1,12 +1,9 @@
 package userprops
 
 import (
-	"bytes"
 	"fmt"
 	"unicode"
 	"unicode/utf8"
-
-	"github.com/tidwall/gjson"
 )
 
 // Jira's limits. Lengths of account IDs and keys count UTF-16 code units, as
@@ -79,52 +76,19 @@ func ValidateValue(value []byte) error {
 	case len(value) > MaxValueBytes:
 		return fmt.Errorf("%w: it is %d bytes long, the maximum is %d",
 			ErrValueTooLarge, len(value), MaxValueBytes)
-	case !gjson.ValidBytes(value):
+	}
+	switch validJSON(value) {
+	case jsonSyntax:
 		if isJSONSpace(value) {
 			return ErrValueMissing
 		}
 		return ErrInvalidJSON
-	case !utf8.Valid(value):
-		// gjson checks the grammar only; bytes outside strings are ASCII, so
-		// invalid UTF-8 can only stand inside a string.
+	case jsonUTF8:
 		return fmt.Errorf("%w: a string is not valid UTF-8", ErrInvalidJSON)
-	case len(value) > 2*MaxValueDepth && tooDeep(value):
+	case jsonDepth:
 		return fmt.Errorf("%w: nested more than %d deep", ErrInvalidJSON, MaxValueDepth)
 	}
 	return nil
-}
-
-// tooDeep reports whether the valid JSON value v nests arrays and objects
-// more than MaxValueDepth deep. Counting brackets first (a vectorised scan)
-// spares the exact walk for every value that has too few to get there.
-func tooDeep(v []byte) bool {
-	if bytes.Count(v, []byte{'['})+bytes.Count(v, []byte{'{'}) <= MaxValueDepth {
-		return false
-	}
-	depth, inString := 0, false
-	for i := 0; i < len(v); i++ {
-		c := v[i]
-		if inString {
-			switch c {
-			case '\\':
-				i++ // skip the escaped byte; \uXXXX holds no quote or backslash
-			case '"':
-				inString = false
-			}
-			continue
-		}
-		switch c {
-		case '"':
-			inString = true
-		case '[', '{':
-			if depth++; depth > MaxValueDepth {
-				return true
-			}
-		case ']', '}':
-			depth--
-		}
-	}
-	return false
 }
 
 // utf16Len returns the length of the valid UTF-8 string s in UTF-16 code

@@ -193,3 +193,23 @@ func TestStatus(t *testing.T) {
 	assert.Equal(t, 200, userprops.Updated.HTTPStatus())
 	assert.Equal(t, 500, userprops.Status(0).HTTPStatus())
 }
+
+// TestValidateValue_StringWindows puts every kind of byte a string scanner
+// must stop at (and a few it must not) at every offset of the first words
+// of a long string, where the validator checks eight and sixteen bytes at a
+// time, and compares with the reference.
+func TestValidateValue_StringWindows(t *testing.T) {
+	specials := []string{`"`, `\"`, `\\`, `\n`, `\u00e9`, `\x`, "\x00", "\x01", "\x1f", " ", "\x7f",
+		"é", "😀", "\xff", "\xc3", "\xed\xa0\x80", "!", "#", "[", "]", "\\"}
+	for _, sp := range specials {
+		for pos := 0; pos < 40; pos++ {
+			for _, tail := range []int{0, 1, 7, 8, 9, 17} {
+				v := `["` + strings.Repeat("a", pos) + sp + strings.Repeat("b", tail) + `"]`
+				got, want := userprops.ValidateValue([]byte(v)), refValue([]byte(v))
+				if !sameError(got, want) {
+					t.Fatalf("ValidateValue(%q) = %v, want %v", v, got, want)
+				}
+			}
+		}
+	}
+}
