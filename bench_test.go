@@ -48,6 +48,22 @@ var fixtures struct {
 // fixture returns a copy of a store file holding users × keys properties,
 // written with plain bbolt in the store's layout.
 func fixture(b *testing.B, users, keys int) string {
+	return fixtureOf(b, fmt.Sprintf("u%d-k%d.db", users, keys), users, func(int) int { return keys })
+}
+
+// sparseFixture holds users accounts with one property each, but every
+// hundredth with benchKeys: many accounts, a few of them the size Keys is
+// measured on.
+func sparseFixture(b *testing.B, users int) string {
+	return fixtureOf(b, fmt.Sprintf("u%d-sparse.db", users), users, func(u int) int {
+		if u%100 == 0 {
+			return benchKeys
+		}
+		return 1
+	})
+}
+
+func fixtureOf(b *testing.B, name string, users int, keysOf func(user int) int) string {
 	b.Helper()
 	fixtures.Lock()
 	defer fixtures.Unlock()
@@ -58,11 +74,10 @@ func fixture(b *testing.B, users, keys int) string {
 		}
 		fixtures.dir, fixtures.files = dir, map[string]string{}
 	}
-	name := fmt.Sprintf("u%d-k%d.db", users, keys)
 	src, ok := fixtures.files[name]
 	if !ok {
 		src = filepath.Join(fixtures.dir, name)
-		if err := writeFixture(src, users, keys); err != nil {
+		if err := writeFixture(src, users, keysOf); err != nil {
 			b.Fatal(err)
 		}
 		fixtures.files[name] = src
@@ -78,7 +93,7 @@ func fixture(b *testing.B, users, keys int) string {
 	return dst
 }
 
-func writeFixture(path string, users, keys int) error {
+func writeFixture(path string, users int, keysOf func(int) int) error {
 	db, err := bolt.Open(path, 0o600, &bolt.Options{NoSync: true, FreelistType: bolt.FreelistMapType})
 	if err != nil {
 		return err
@@ -98,14 +113,14 @@ func writeFixture(path string, users, keys int) error {
 	if err != nil {
 		return err
 	}
-	const perTx = 50000
+	const usersPerTx = 5000
 	now := time.Now().UnixNano()
-	for start := 0; start < users; start += perTx / keys {
+	for start := 0; start < users; start += usersPerTx {
 		err := db.Update(func(tx *bolt.Tx) error {
 			props := tx.Bucket(boltPropsBucket)
 			props.FillPercent = 0.9 // keys arrive in order
-			for u := start; u < min(users, start+perTx/keys); u++ {
-				for k := range keys {
+			for u := start; u < min(users, start+usersPerTx); u++ {
+				for k := range keysOf(u) {
 					rec := make([]byte, recordHeaderLen+len(benchValue))
 					copy(rec[recordHeaderLen:], benchValue)
 					key := boltKey(nil, benchAccount(u), benchKey(k))
@@ -171,6 +186,7 @@ func BenchmarkGet(b *testing.B) {
 			b.Fatal(err)
 		}
 		defer s.Close()
+		warm(b, s.db)
 		b.ResetTimer()
 		for i := 0; b.Loop(); i++ {
 			ref := refs[i&(len(refs)-1)]
@@ -185,6 +201,7 @@ func BenchmarkGet(b *testing.B) {
 			b.Fatal(err)
 		}
 		defer db.Close()
+		warm(b, db)
 		b.ResetTimer()
 		for i := 0; b.Loop(); i++ {
 			ref := refs[i&(len(refs)-1)]
@@ -253,6 +270,20 @@ func BenchmarkGet(b *testing.B) {
 			}
 		})
 	})
+}
+
+// warm reads every page of the properties bucket once, so that timed reads
+// do not pay for first touches of the memory map.
+func warm(b *testing.B, db *bolt.DB) {
+	err := db.View(func(tx *bolt.Tx) error {
+		c := tx.Bucket(boltPropsBucket).Cursor()
+		for k, _ := c.First(); k != nil; k, _ = c.Next() {
+		}
+		return nil
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
 }
 
 // writers runs b.N calls of write spread over n goroutines; write gets a
@@ -367,61 +398,73 @@ func putRaw(tx *bolt.Tx, account, key string) error {
 
 func BenchmarkKeys(b *testing.B) {
 	ctx := context.Background()
-	const users = 10_000
-	refs := randomRefs(1<<12, users, benchKeys)
-	name := fmt.Sprintf("users=%d/keys=%d", users, benchKeys)
-	b.Run("bolt/"+name, func(b *testing.B) {
-		s, err := OpenBolt(fixture(b, users, benchKeys))
-		if err != nil {
-			b.Fatal(err)
+	// Accounts with benchKeys keys, among few and among many accounts:
+	// the time should hardly grow with the number of accounts.
+	for _, users := range []int{10_000, 1_000_000} {
+		r := rand.New(rand.NewPCG(3, 4))
+		refs := make([]string, 1<<12)
+		for i := range refs {
+			refs[i] = benchAccount(r.IntN(users/100) * 100)
 		}
-		defer s.Close()
-		b.ResetTimer()
-		for i := 0; b.Loop(); i++ {
-			ks, err := s.Keys(ctx, refs[i&(len(refs)-1)][0])
-			if err != nil || len(ks) != benchKeys {
-				b.Fatal(len(ks), err)
-			}
-		}
-	})
-	b.Run("bbolt-cursor/"+name, func(b *testing.B) {
-		db, err := bolt.Open(fixture(b, users, benchKeys), 0o600, nil)
-		if err != nil {
-			b.Fatal(err)
-		}
-		defer db.Close()
-		b.ResetTimer()
-		for i := 0; b.Loop(); i++ {
-			var ks []string
-			prefix := boltKey(nil, refs[i&(len(refs)-1)][0], "")
-			err := db.View(func(tx *bolt.Tx) error {
-				c := tx.Bucket(boltPropsBucket).Cursor()
-				for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
-					ks = append(ks, string(k[len(prefix):]))
-				}
-				return nil
-			})
-			if err != nil || len(ks) != benchKeys {
-				b.Fatal(len(ks), err)
-			}
-		}
-	})
-	mem := NewMemory()
-	for u := range users {
-		for k := range benchKeys {
-			if _, err := mem.Set(ctx, benchAccount(u), benchKey(k), benchValue); err != nil {
+		name := fmt.Sprintf("users=%d/keys=%d", users, benchKeys)
+		b.Run("bolt/"+name, func(b *testing.B) {
+			s, err := OpenBolt(sparseFixture(b, users))
+			if err != nil {
 				b.Fatal(err)
 			}
+			defer s.Close()
+			warm(b, s.db)
+			b.ResetTimer()
+			for i := 0; b.Loop(); i++ {
+				ks, err := s.Keys(ctx, refs[i&(len(refs)-1)])
+				if err != nil || len(ks) != benchKeys {
+					b.Fatal(len(ks), err)
+				}
+			}
+		})
+		b.Run("bbolt-cursor/"+name, func(b *testing.B) {
+			db, err := bolt.Open(sparseFixture(b, users), 0o600, nil)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer db.Close()
+			warm(b, db)
+			b.ResetTimer()
+			for i := 0; b.Loop(); i++ {
+				var ks []string
+				prefix := boltKey(nil, refs[i&(len(refs)-1)], "")
+				err := db.View(func(tx *bolt.Tx) error {
+					c := tx.Bucket(boltPropsBucket).Cursor()
+					for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+						ks = append(ks, string(k[len(prefix):]))
+					}
+					return nil
+				})
+				if err != nil || len(ks) != benchKeys {
+					b.Fatal(len(ks), err)
+				}
+			}
+		})
+		if users > 10_000 {
+			continue // the memory store is measured at one size
 		}
-	}
-	b.Run("memory/"+name, func(b *testing.B) {
-		for i := 0; b.Loop(); i++ {
-			ks, err := mem.Keys(ctx, refs[i&(len(refs)-1)][0])
-			if err != nil || len(ks) != benchKeys {
-				b.Fatal(len(ks), err)
+		mem := NewMemory()
+		for u := range users {
+			for k := range benchKeys {
+				if _, err := mem.Set(ctx, benchAccount(u), benchKey(k), benchValue); err != nil {
+					b.Fatal(err)
+				}
 			}
 		}
-	})
+		b.Run("memory/"+name, func(b *testing.B) {
+			for i := 0; b.Loop(); i++ {
+				ks, err := mem.Keys(ctx, refs[i&(len(refs)-1)])
+				if err != nil || len(ks) != benchKeys {
+					b.Fatal(len(ks), err)
+				}
+			}
+		})
+	}
 }
 
 // benchDocuments are 32 KB values: one like the settings apps keep per user
