@@ -395,7 +395,11 @@ func (s *BoltStore) Keys(ctx context.Context, accountID string) ([]string, error
 	}
 	var pb [64]byte
 	prefix := boltKey(pb[:0], accountID, "")
-	keys := []string{}
+	// The keys are gathered in one buffer and cut from one string made of
+	// it: two allocations, however many keys, and nothing points into the
+	// memory map.
+	var kb [512]byte
+	buf, ends := kb[:0], make([]int, 0, 16)
 	err := s.view("keys", func(tx *bolt.Tx) error {
 		c := tx.Bucket(boltPropsBucket).Cursor()
 		for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
@@ -404,12 +408,18 @@ func (s *BoltStore) Keys(ctx context.Context, accountID string) ([]string, error
 			if err := checkRecord(k, v); err != nil {
 				return s.fail(fmt.Errorf("%w: %s: account %s, key %q: %v", ErrCorrupt, s.path, abbrev(accountID), k[len(prefix):], err))
 			}
-			keys = append(keys, string(k[len(prefix):])) // string() copies out of the map
+			buf = append(buf, k[len(prefix):]...)
+			ends = append(ends, len(buf))
 		}
 		return nil
 	})
 	if err != nil {
 		return nil, err
+	}
+	all, start := string(buf), 0
+	keys := make([]string, len(ends))
+	for i, end := range ends {
+		keys[i], start = all[start:end], end
 	}
 	return keys, nil
 }
