@@ -1,0 +1,278 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/tidwall/buntdb"
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/userprops/userprops"
+)
+
+// kv is what every measured system offers the workloads. Every method is
+// called from many goroutines at once.
+type kv interface {
+	// load stores users × keys properties the fastest way the system has.
+	load(users, keys int, value []byte) error
+	get(account, key string) error
+	set(account, key string, value []byte) error
+	keys(account string) (int, error)
+	close() error
+}
+
+// system is one contender.
+type system struct {
+	name    string
+	durable bool // a set returns only once it is on disk
+	note    string
+	open    func(dir string) (kv, error)
+}
+
+var systems = []system{
+	{"userprops-bolt", true, "group commit, fdatasync per commit", openUserpropsBolt},
+	{"bbolt-update", true, "raw bbolt, one Update per write", func(dir string) (kv, error) { return openRawBolt(dir, 0) }},
+	{"bbolt-batch", true, "raw bbolt, Batch with MaxBatchDelay 200µs (its best here)", func(dir string) (kv, error) {
+		return openRawBolt(dir, 200*time.Microsecond)
+	}},
+	{"buntdb-always", true, "BuntDB, SyncPolicy Always", func(dir string) (kv, error) { return openBunt(dir, buntdb.Always) }},
+	{"buntdb-everysecond", false, "BuntDB, SyncPolicy EverySecond (loses up to a second)", func(dir string) (kv, error) {
+		return openBunt(dir, buntdb.EverySecond)
+	}},
+	{"userprops-memory", false, "in memory, not durable", func(string) (kv, error) { return memoryKV{userprops.NewMemory()}, nil }},
+}
+
+func account(u int) string { return fmt.Sprintf("user-%07d", u) }
+func propKey(k int) string { return fmt.Sprintf("key-%02d", k) }
+
+// --- userprops ---------------------------------------------------------------
+
+type boltKV struct{ s *userprops.BoltStore }
+
+func openUserpropsBolt(dir string) (kv, error) {
+	s, err := userprops.OpenBolt(filepath.Join(dir, "userprops.db"))
+	return boltKV{s}, err
+}
+
+func (b boltKV) load(users, keys int, value []byte) error {
+	const batch = 5000
+	props := make([]userprops.Property, 0, batch)
+	now := time.Now()
+	for u := range users {
+		for k := range keys {
+			props = append(props, userprops.Property{AccountID: account(u), Key: propKey(k), Value: value, Version: 1, UpdatedAt: now})
+			if len(props) == batch {
+				if err := b.s.Restore(context.Background(), props); err != nil {
+					return err
+				}
+				props = props[:0]
+			}
+		}
+	}
+	return b.s.Restore(context.Background(), props)
+}
+
+func (b boltKV) get(a, k string) error {
+	_, err := b.s.Get(context.Background(), a, k)
+	return err
+}
+
+func (b boltKV) set(a, k string, v []byte) error {
+	_, err := b.s.Set(context.Background(), a, k, v)
+	return err
+}
+
+func (b boltKV) keys(a string) (int, error) {
+	ks, err := b.s.Keys(context.Background(), a)
+	return len(ks), err
+}
+
+func (b boltKV) close() error { return b.s.Close() }
+
+type memoryKV struct{ s *userprops.MemoryStore }
+
+func (m memoryKV) load(users, keys int, value []byte) error {
+	for u := range users {
+		for k := range keys {
+			if _, err := m.s.Set(context.Background(), account(u), propKey(k), value); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func (m memoryKV) get(a, k string) error {
+	_, err := m.s.Get(context.Background(), a, k)
+	return err
+}
+
+func (m memoryKV) set(a, k string, v []byte) error {
+	_, err := m.s.Set(context.Background(), a, k, v)
+	return err
+}
+
+func (m memoryKV) keys(a string) (int, error) {
+	ks, err := m.s.Keys(context.Background(), a)
+	return len(ks), err
+}
+
+func (m memoryKV) close() error { return m.s.Close() }
+
+// --- raw bbolt ---------------------------------------------------------------
+
+// rawBolt is what a program that uses bbolt directly does: one bucket, the
+// key account NUL key, the value as given, and no checks.
+type rawBolt struct {
+	db    *bolt.DB
+	batch bool
+}
+
+var rawBucket = []byte("props")
+
+func openRawBolt(dir string, batchDelay time.Duration) (kv, error) {
+	db, err := bolt.Open(filepath.Join(dir, "bbolt.db"), 0o600, &bolt.Options{FreelistType: bolt.FreelistMapType})
+	if err != nil {
+		return nil, err
+	}
+	if err := db.Update(func(tx *bolt.Tx) error { _, err := tx.CreateBucketIfNotExists(rawBucket); return err }); err != nil {
+		return nil, err
+	}
+	if batchDelay > 0 {
+		db.MaxBatchDelay = batchDelay
+	}
+	return &rawBolt{db: db, batch: batchDelay > 0}, nil
+}
+
+func rawKey(a, k string) []byte { return []byte(a + "\x00" + k) }
+
+func (r *rawBolt) load(users, keys int, value []byte) error {
+	const perTx = 5000
+	for start := 0; start < users; start += perTx / keys {
+		err := r.db.Update(func(tx *bolt.Tx) error {
+			b := tx.Bucket(rawBucket)
+			for u := start; u < min(users, start+perTx/keys); u++ {
+				for k := range keys {
+					if err := b.Put(rawKey(account(u), propKey(k)), value); err != nil {
+						return err
+					}
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (r *rawBolt) get(a, k string) error {
+	return r.db.View(func(tx *bolt.Tx) error {
+		v := tx.Bucket(rawBucket).Get(rawKey(a, k))
+		if v == nil {
+			return errors.New("missing")
+		}
+		_ = bytes.Clone(v) // what a correct caller must do before the transaction ends
+		return nil
+	})
+}
+
+func (r *rawBolt) set(a, k string, v []byte) error {
+	put := func(tx *bolt.Tx) error { return tx.Bucket(rawBucket).Put(rawKey(a, k), v) }
+	if r.batch {
+		return r.db.Batch(put)
+	}
+	return r.db.Update(put)
+}
+
+func (r *rawBolt) keys(a string) (int, error) {
+	n := 0
+	prefix := []byte(a + "\x00")
+	err := r.db.View(func(tx *bolt.Tx) error {
+		c := tx.Bucket(rawBucket).Cursor()
+		for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+			_ = string(k[len(prefix):])
+			n++
+		}
+		return nil
+	})
+	return n, err
+}
+
+func (r *rawBolt) close() error { return r.db.Close() }
+
+// --- BuntDB ------------------------------------------------------------------
+
+type bunt struct{ db *buntdb.DB }
+
+func openBunt(dir string, policy buntdb.SyncPolicy) (kv, error) {
+	db, err := buntdb.Open(filepath.Join(dir, "bunt.db"))
+	if err != nil {
+		return nil, err
+	}
+	var cfg buntdb.Config
+	if err := db.ReadConfig(&cfg); err != nil {
+		return nil, err
+	}
+	cfg.SyncPolicy = policy
+	cfg.AutoShrinkDisabled = true // no background rewrite during the runs
+	return bunt{db}, db.SetConfig(cfg)
+}
+
+func (b bunt) load(users, keys int, value []byte) error {
+	const perTx = 5000
+	v := string(value)
+	for start := 0; start < users; start += perTx / keys {
+		err := b.db.Update(func(tx *buntdb.Tx) error {
+			for u := start; u < min(users, start+perTx/keys); u++ {
+				for k := range keys {
+					if _, _, err := tx.Set(account(u)+"\x00"+propKey(k), v, nil); err != nil {
+						return err
+					}
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (b bunt) get(a, k string) error {
+	return b.db.View(func(tx *buntdb.Tx) error {
+		_, err := tx.Get(a + "\x00" + k)
+		return err
+	})
+}
+
+func (b bunt) set(a, k string, v []byte) error {
+	return b.db.Update(func(tx *buntdb.Tx) error {
+		_, _, err := tx.Set(a+"\x00"+k, string(v), nil)
+		return err
+	})
+}
+
+func (b bunt) keys(a string) (int, error) {
+	n := 0
+	prefix := a + "\x00"
+	err := b.db.View(func(tx *buntdb.Tx) error {
+		return tx.AscendGreaterOrEqual("", prefix, func(key, _ string) bool {
+			if !strings.HasPrefix(key, prefix) {
+				return false
+			}
+			n++
+			return true
+		})
+	})
+	return n, err
+}
+
+func (b bunt) close() error { return b.db.Close() }
