@@ -53,6 +53,11 @@ func (g *Gate) Close() bool {
 	return !g.c.closed.Swap(true)
 }
 
+// Closed reports whether Close has been called.
+func (g *Gate) Closed() bool {
+	return g.c.closed.Load()
+}
+
 // Now returns the time that stamps Property.UpdatedAt: the store's clock
 // (WithClock), in UTC.
 func (g *Gate) Now() time.Time {

@@ -1,0 +1,276 @@
+// Package pgstore keeps user properties in PostgreSQL (or an engine that
+// speaks its wire protocol), so that many processes on many machines share
+// one store with the same rules as every userprops.Store.
+//
+//	store, err := pgstore.Open(ctx, "postgres://app@db.internal/app")
+//
+// The schema is created and migrated by Open: a table userprops_schema that
+// records its version, and
+//
+//	userprops_properties (
+//	    account_id    bytea,   -- the account ID's UTF-8 bytes
+//	    key           bytea,   -- the property key's UTF-8 bytes
+//	    value         bytea,   -- the value exactly as it was given to Set
+//	    version       bigint,  -- 1 when created, +1 per update
+//	    updated_at_ns bigint,  -- nanoseconds since the Unix epoch
+//	    PRIMARY KEY (account_id, key))
+//
+// IDs and keys are bytea, not text, because the rules allow NUL in them,
+// which PostgreSQL text cannot hold; bytea also sorts byte-wise, as Keys must,
+// whatever the database's collation (the effect of COLLATE "C" on text), and
+// Keys reads them in order from the primary key's index. Values are bytea so
+// that they come back byte for byte whatever the database's encoding: jsonb
+// would normalise them.
+//
+// Tables are created unqualified, in the first schema of the search_path; a
+// search_path in the connection string (…?search_path=tenant_a) gives each
+// store its own tables.
+package pgstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/userprops/userprops"
+)
+
+// Store is a userprops.Store kept in PostgreSQL.
+//
+// It is safe for concurrent use by multiple goroutines and by many processes
+// sharing one database. Set and Delete return once the database has
+// committed the change (with its usual durability: synchronous_commit).
+// Set is one statement, an upsert that returns the new version, so Created
+// and Updated are exact under any concurrency, across processes too.
+//
+// Reads stop when their context ends. A write stops while it waits for a
+// connection; once its statement is sent, it runs to the end (at most
+// WriteTimeout), so that a write that reports a context error never lands.
+type Store struct {
+	gate *userprops.Gate
+	pool *pgxpool.Pool
+}
+
+var _ userprops.Store = (*Store)(nil)
+
+// WriteTimeout bounds a write once its statement is sent; past it the
+// outcome is unknown and the error says so.
+const WriteTimeout = 30 * time.Second
+
+// Open connects to the database at dsn (a PostgreSQL URL or key=value
+// string, as pgx reads it), creates or migrates the schema, and returns the
+// store. It accepts userprops.WithDirectory and userprops.WithClock.
+//
+// Processes that open one database at once are safe: the schema is created
+// under an advisory lock. A database whose schema is newer than this
+// version of the package understands is refused with an error wrapping
+// userprops.ErrFormatVersion.
+func Open(ctx context.Context, dsn string, opts ...userprops.Option) (*Store, error) {
+	cfg, err := pgxpool.ParseConfig(dsn)
+	if err != nil {
+		return nil, fmt.Errorf("userprops: postgres: %v", err)
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("userprops: postgres: %v", err)
+	}
+	s := &Store{gate: userprops.NewGate(opts...), pool: pool}
+	if err := s.retry(ctx, true, func(ctx context.Context) error { return migrate(ctx, pool) }); err != nil {
+		pool.Close()
+		return nil, s.wrap(ctx, "opening", err)
+	}
+	return s, nil
+}
+
+// Set implements userprops.Store.
+func (s *Store) Set(ctx context.Context, accountID, key string, value []byte) (userprops.Status, error) {
+	if err := s.gate.AdmitSet(ctx, accountID, key, value); err != nil {
+		return 0, err
+	}
+	const upsert = `
+INSERT INTO userprops_properties AS p (account_id, key, value, version, updated_at_ns)
+VALUES ($1, $2, $3, 1, $4)
+ON CONFLICT (account_id, key) DO UPDATE
+SET value = excluded.value, version = p.version + 1, updated_at_ns = excluded.updated_at_ns
+RETURNING version`
+	var version int64
+	err := s.write(ctx, func(ctx context.Context, conn *pgxpool.Conn) error {
+		return conn.QueryRow(ctx, upsert, []byte(accountID), []byte(key), value, s.gate.Now().UnixNano()).Scan(&version)
+	})
+	if err != nil {
+		return 0, s.wrap(ctx, "set", err)
+	}
+	if version == 1 {
+		return userprops.Created, nil
+	}
+	return userprops.Updated, nil
+}
+
+// Get implements userprops.Store.
+func (s *Store) Get(ctx context.Context, accountID, key string) (userprops.Property, error) {
+	if err := s.gate.AdmitGet(ctx, accountID, key); err != nil {
+		return userprops.Property{}, err
+	}
+	p := userprops.Property{AccountID: accountID, Key: key}
+	var version, updated int64
+	err := s.retry(ctx, true, func(ctx context.Context) error {
+		return s.pool.QueryRow(ctx,
+			`SELECT value, version, updated_at_ns FROM userprops_properties WHERE account_id = $1 AND key = $2`,
+			[]byte(accountID), []byte(key)).Scan(&p.Value, &version, &updated)
+	})
+	if errors.Is(err, pgx.ErrNoRows) {
+		return userprops.Property{}, userprops.NotFound(accountID, key)
+	}
+	if err != nil {
+		return userprops.Property{}, s.wrap(ctx, "get", err)
+	}
+	p.Version, p.UpdatedAt = uint64(version), time.Unix(0, updated).UTC()
+	return p, nil
+}
+
+// Delete implements userprops.Store.
+func (s *Store) Delete(ctx context.Context, accountID, key string) error {
+	if err := s.gate.AdmitDelete(ctx, accountID, key); err != nil {
+		return err
+	}
+	var deleted int64
+	err := s.write(ctx, func(ctx context.Context, conn *pgxpool.Conn) error {
+		tag, err := conn.Exec(ctx, `DELETE FROM userprops_properties WHERE account_id = $1 AND key = $2`,
+			[]byte(accountID), []byte(key))
+		deleted = tag.RowsAffected()
+		return err
+	})
+	if err != nil {
+		return s.wrap(ctx, "delete", err)
+	}
+	if deleted == 0 {
+		return userprops.NotFound(accountID, key)
+	}
+	return nil
+}
+
+// Keys implements userprops.Store.
+func (s *Store) Keys(ctx context.Context, accountID string) ([]string, error) {
+	if err := s.gate.AdmitKeys(ctx, accountID); err != nil {
+		return nil, err
+	}
+	var keys []string
+	err := s.retry(ctx, true, func(ctx context.Context) error {
+		rows, err := s.pool.Query(ctx,
+			`SELECT key FROM userprops_properties WHERE account_id = $1 ORDER BY key`, []byte(accountID))
+		if err != nil {
+			return err
+		}
+		keys, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (string, error) {
+			var k []byte
+			err := row.Scan(&k)
+			return string(k), err
+		})
+		return err
+	})
+	if err != nil {
+		return nil, s.wrap(ctx, "keys", err)
+	}
+	if keys == nil {
+		keys = []string{}
+	}
+	return keys, nil
+}
+
+// Close implements userprops.Store: it waits for the calls in flight and
+// closes the connections.
+func (s *Store) Close() error {
+	if s.gate.Close() {
+		s.pool.Close()
+	}
+	return nil
+}
+
+// write runs a write on a connection of its own. Waiting for the connection
+// stops with ctx; the statement itself runs under a context that ctx cannot
+// cancel (bounded by WriteTimeout), so that a write is either reported as
+// failed and absent, or done. Only failures where the database certainly did
+// not apply the statement are retried.
+func (s *Store) write(ctx context.Context, fn func(context.Context, *pgxpool.Conn) error) error {
+	return s.retry(ctx, false, func(ctx context.Context) error {
+		conn, err := s.pool.Acquire(ctx)
+		if err != nil {
+			return err
+		}
+		defer conn.Release()
+		wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), WriteTimeout)
+		defer cancel()
+		return fn(wctx, conn)
+	})
+}
+
+// retry runs fn until it succeeds, fails for good, or ctx ends, backing off
+// between attempts. idempotent says whether fn may run again after a failure
+// whose effect is unknown (a lost connection); otherwise only failures that
+// left the database untouched are retried: a serialization failure or
+// deadlock (the transaction was rolled back) or a request never sent.
+func (s *Store) retry(ctx context.Context, idempotent bool, fn func(context.Context) error) error {
+	const attempts = 6
+	delay := 5 * time.Millisecond
+	for attempt := 1; ; attempt++ {
+		err := fn(ctx)
+		if err == nil || attempt == attempts || !transient(err, idempotent) || ctx.Err() != nil {
+			return err
+		}
+		jittered := delay/2 + time.Duration(rand.Int64N(int64(delay)))
+		select {
+		case <-time.After(jittered):
+		case <-ctx.Done():
+			return err
+		}
+		delay *= 2
+	}
+}
+
+// transient reports whether err is worth another attempt.
+func transient(err error, idempotent bool) bool {
+	if pgconn.SafeToRetry(err) {
+		return true
+	}
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		switch pgErr.Code {
+		case "40001", "40P01": // serialization_failure, deadlock_detected: rolled back
+			return true
+		case "57P01", "57P02", "57P03": // admin_shutdown, crash_shutdown, cannot_connect_now
+			return idempotent
+		}
+		return idempotent && len(pgErr.Code) == 5 && pgErr.Code[:2] == "08" // connection_exception
+	}
+	// A connection broken under the statement: the outcome is unknown.
+	var netErr net.Error
+	return idempotent && !pgconn.Timeout(err) &&
+		(errors.As(err, &netErr) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF))
+}
+
+// wrap translates an error of the driver: the context's own error when the
+// context has ended, ErrClosed after Close, and otherwise the error as text,
+// so that no driver type leaks to callers.
+func (s *Store) wrap(ctx context.Context, op string, err error) error {
+	if ctxErr := ctx.Err(); ctxErr != nil {
+		return ctxErr
+	}
+	if s.gate.Closed() {
+		return userprops.ErrClosed
+	}
+	if errors.Is(err, userprops.ErrFormatVersion) {
+		return err
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("userprops: postgres: %s: no answer within %v; the outcome is unknown", op, WriteTimeout)
+	}
+	return fmt.Errorf("userprops: postgres: %s: %v", op, err)
+}

@@ -1,0 +1,64 @@
+package pgstore
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/userprops/userprops"
+)
+
+// migrations[i] takes the schema from version i to version i+1; the schema
+// this package writes and reads is version len(migrations).
+var migrations = []string{
+	`CREATE TABLE userprops_properties (
+		account_id    bytea  NOT NULL,
+		key           bytea  NOT NULL,
+		value         bytea  NOT NULL,
+		version       bigint NOT NULL CHECK (version >= 1),
+		updated_at_ns bigint NOT NULL,
+		PRIMARY KEY (account_id, key)
+	)`,
+}
+
+// schemaLock is the advisory lock under which Open creates and migrates the
+// schema, so that processes opening one database at once take turns.
+const schemaLock = 0x75736572_70726f70 // "userprop"
+
+// migrate brings the schema to the current version in one transaction,
+// under the advisory lock, and refuses a newer one.
+func migrate(ctx context.Context, pool *pgxpool.Pool) error {
+	return pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, int64(schemaLock)); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, `CREATE TABLE IF NOT EXISTS userprops_schema (
+			singleton boolean PRIMARY KEY DEFAULT true CHECK (singleton),
+			version   integer NOT NULL)`)
+		if err != nil {
+			return err
+		}
+		var version int
+		err = tx.QueryRow(ctx, `SELECT version FROM userprops_schema`).Scan(&version)
+		switch {
+		case err == pgx.ErrNoRows:
+			if _, err := tx.Exec(ctx, `INSERT INTO userprops_schema (version) VALUES (0)`); err != nil {
+				return err
+			}
+		case err != nil:
+			return err
+		case version > len(migrations):
+			return fmt.Errorf("%w: the database has schema version %d, this package reads up to %d",
+				userprops.ErrFormatVersion, version, len(migrations))
+		}
+		for v := version; v < len(migrations); v++ {
+			if _, err := tx.Exec(ctx, migrations[v]); err != nil {
+				return fmt.Errorf("migrating the schema to version %d: %w", v+1, err)
+			}
+		}
+		_, err = tx.Exec(ctx, `UPDATE userprops_schema SET version = $1`, len(migrations))
+		return err
+	})
+}
