@@ -3,7 +3,7 @@
 // ratio to raw bbolt) and an SVG chart of durable-write throughput against
 // the number of writers.
 //
-//	cd bench && go run . [-users 20000] [-keys 10] [-duration 2s] [-writers 1,2,4,8,16,32,64] [-out results]
+//	cd bench && go run . [-users 20000] [-keys 10] [-duration 2s] [-writers 1,2,4,8,16,32,64] [-out results] [-postgres DSN]
 //
 // Workloads: load (each system's fastest bulk path), random Get, Keys of a
 // random account, Set (an update of a random property) from 1..64 writers,
@@ -56,6 +56,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	writerList := fs.String("writers", "1,2,4,8,16,32,64", "writer counts for the Set workload")
 	out := fs.String("out", "results", "directory for results.md and set-throughput.svg")
 	only := fs.String("systems", "", "comma-separated systems to run (default: all)")
+	postgres := fs.String("postgres", "", "also measure pgstore on the PostgreSQL database at `DSN`")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -73,8 +74,12 @@ func run(args []string, stdout, stderr io.Writer) error {
 		}
 	}
 
+	all := systems
+	if *postgres != "" {
+		all = append(all[:1:1], append([]system{postgresSystem(*postgres)}, all[1:]...)...)
+	}
 	var chosen []system
-	for _, s := range systems {
+	for _, s := range all {
 		if len(cfg.only) == 0 || cfg.only[s.name] {
 			chosen = append(chosen, s)
 		}

@@ -5,15 +5,19 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/tidwall/buntdb"
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/userprops/userprops"
+	"github.com/userprops/userprops/pgstore"
 )
 
 // kv is what every measured system offers the workloads. Every method is
@@ -46,6 +50,15 @@ var systems = []system{
 		return openBunt(dir, buntdb.EverySecond)
 	}},
 	{"userprops-memory", false, "in memory, not durable", func(string) (kv, error) { return memoryKV{userprops.NewMemory()}, nil }},
+}
+
+// postgresSystem measures pgstore on the database at dsn (-postgres), in a
+// schema of its own that is dropped afterwards, so that it starts empty as
+// the other systems do.
+func postgresSystem(dsn string) system {
+	return system{"userprops-postgres", true, "pgstore on PostgreSQL on this machine (synchronous_commit on)", func(string) (kv, error) {
+		return openPostgres(dsn)
+	}}
 }
 
 func account(u int) string { return fmt.Sprintf("user-%07d", u) }
@@ -286,3 +299,84 @@ func (b bunt) keys(a string) (int, error) {
 }
 
 func (b bunt) close() error { return b.db.Close() }
+
+// --- PostgreSQL --------------------------------------------------------------
+
+type pgKV struct {
+	s      *pgstore.Store
+	base   string
+	schema string
+}
+
+func openPostgres(base string) (kv, error) {
+	ctx := context.Background()
+	schema := fmt.Sprintf("bench_%d", time.Now().UnixNano())
+	conn, err := pgx.Connect(ctx, base)
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
+		return nil, err
+	}
+	u, err := url.Parse(base)
+	if err != nil {
+		return nil, err
+	}
+	q := u.Query()
+	q.Set("search_path", schema)
+	u.RawQuery = q.Encode()
+	s, err := pgstore.Open(ctx, u.String())
+	if err != nil {
+		return nil, err
+	}
+	return pgKV{s: s, base: base, schema: schema}, nil
+}
+
+// load sets every property from 64 goroutines: pgstore has no bulk path.
+func (p pgKV) load(users, keys int, value []byte) error {
+	var wg sync.WaitGroup
+	errs := make(chan error, 64)
+	for w := range 64 {
+		wg.Go(func() {
+			for u := w; u < users; u += 64 {
+				for k := range keys {
+					if _, err := p.s.Set(context.Background(), account(u), propKey(k), value); err != nil {
+						errs <- err
+						return
+					}
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	return <-errs
+}
+
+func (p pgKV) get(a, k string) error {
+	_, err := p.s.Get(context.Background(), a, k)
+	return err
+}
+
+func (p pgKV) set(a, k string, v []byte) error {
+	_, err := p.s.Set(context.Background(), a, k, v)
+	return err
+}
+
+func (p pgKV) keys(a string) (int, error) {
+	ks, err := p.s.Keys(context.Background(), a)
+	return len(ks), err
+}
+
+func (p pgKV) close() error {
+	p.s.Close()
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, p.base)
+	if err != nil {
+		return err
+	}
+	defer conn.Close(ctx)
+	_, err = conn.Exec(ctx, "DROP SCHEMA "+p.schema+" CASCADE")
+	return err
+}

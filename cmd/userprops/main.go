@@ -1,7 +1,7 @@
 // Command userprops serves Jira's user-property REST API from a store file and
 // administers store files directly.
 //
-//	userprops serve  [--db FILE] [--addr HOST:PORT] [--accounts FILE] [--base-url URL]
+//	userprops serve  [--db FILE | --postgres DSN] [--addr HOST:PORT] [--accounts FILE] [--base-url URL]
 //	userprops get    --db FILE --account ID KEY
 //	userprops set    --db FILE --account ID KEY [VALUE|-]
 //	userprops delete --db FILE --account ID KEY
@@ -37,7 +37,7 @@ func main() {
 }
 
 const usage = `usage:
-  userprops serve  [--db FILE] [--addr HOST:PORT] [--accounts FILE] [--base-url URL]
+  userprops serve  [--db FILE | --postgres DSN] [--addr HOST:PORT] [--accounts FILE] [--base-url URL]
   userprops get    --db FILE --account ID KEY
   userprops set    --db FILE --account ID KEY [VALUE|-]
   userprops delete --db FILE --account ID KEY

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -32,6 +33,15 @@ func mustRun(t *testing.T, args ...string) string {
 	r := runCmd(t, "", args...)
 	require.NoError(t, r.err, "userprops %s\nstderr: %s", strings.Join(args, " "), r.stderr)
 	return r.stdout
+}
+
+// TestMain runs the tests, or the command itself when a test starts the
+// test binary as a separate userprops process (USERPROPS_TEST_MAIN=1).
+func TestMain(m *testing.M) {
+	if os.Getenv("USERPROPS_TEST_MAIN") == "1" {
+		main()
+	}
+	os.Exit(m.Run())
 }
 
 func tempDB(t *testing.T) string { return filepath.Join(t.TempDir(), "props.db") }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/userprops/userprops"
 	"github.com/userprops/userprops/httpapi"
+	"github.com/userprops/userprops/pgstore"
 )
 
 // shutdownTimeout bounds how long serve waits for requests in flight when it
@@ -31,6 +32,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	addr := flags.String("addr", "127.0.0.1:8080", "`address` to listen on")
 	accountsPath := flags.String("accounts", "", "accounts `file` (default: accounts.json beside the store, created with one administrator if missing)")
 	baseURL := flags.String("base-url", "", "`URL` that self links start with (default: the scheme and host of each request)")
+	postgres := flags.String("postgres", "", "serve from the PostgreSQL database at `DSN` instead of the --db file, so that several servers share one store")
 	if err := parseFlags(flags, args); err != nil {
 		return err
 	}
@@ -58,7 +60,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	store, err := userprops.OpenBolt(*dbPath, userprops.WithDirectory(accounts))
+	store, where, err := openServeStore(ctx, *postgres, *dbPath, accounts)
 	if err != nil {
 		return err
 	}
@@ -86,8 +88,8 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
-	log.Info("listening", "addr", ln.Addr().String(), "db", store.Path())
-	fmt.Fprintf(stdout, "serving on http://%s (store %s)\n", ln.Addr(), store.Path())
+	log.Info("listening", "addr", ln.Addr().String(), "store", where)
+	fmt.Fprintf(stdout, "serving on http://%s (store %s)\n", ln.Addr(), where)
 	if *baseURL != "" {
 		fmt.Fprintf(stdout, "self links start with %s\n", *baseURL)
 	}
@@ -108,6 +110,21 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	log.Info("stopped")
 	return nil
+}
+
+// openServeStore opens the store to serve: the PostgreSQL database at dsn if
+// one is given, otherwise the bolt file at dbPath. It also says which, for
+// the log (without the DSN, which may hold a password).
+func openServeStore(ctx context.Context, dsn, dbPath string, accounts *httpapi.Accounts) (userprops.Store, string, error) {
+	if dsn != "" {
+		s, err := pgstore.Open(ctx, dsn, userprops.WithDirectory(accounts))
+		return s, "postgres", err
+	}
+	s, err := userprops.OpenBolt(dbPath, userprops.WithDirectory(accounts))
+	if err != nil {
+		return nil, "", err
+	}
+	return s, s.Path(), nil
 }
 
 // loadOrCreateAccounts loads the accounts file at path. With no path it uses
