@@ -4,9 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
-	"net/url"
-	"os"
 	"sync"
 	"testing"
 	"time"
@@ -17,48 +14,10 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/userprops/userprops"
+	"github.com/userprops/userprops/internal/pgtest"
 	"github.com/userprops/userprops/pgstore"
 	"github.com/userprops/userprops/storetest"
 )
-
-// DSNEnv names the environment variable that holds the URL of a PostgreSQL
-// database for these tests; scripts/postgres start gives one.
-const DSNEnv = "USERPROPS_TEST_POSTGRES"
-
-func baseDSN(t *testing.T) string {
-	t.Helper()
-	dsn := os.Getenv(DSNEnv)
-	if dsn == "" {
-		t.Skipf("set %s to a PostgreSQL URL to run the PostgreSQL tests (eval \"$(scripts/postgres start)\" starts a throwaway server)", DSNEnv)
-	}
-	return dsn
-}
-
-// freshSchema creates a schema of its own for one test and returns a DSN
-// whose search_path points at it; the schema is dropped when the test ends.
-func freshSchema(t *testing.T, base string) string {
-	t.Helper()
-	ctx := context.Background()
-	name := fmt.Sprintf("t_%d_%d", time.Now().UnixNano(), rand.Uint32())
-	conn, err := pgx.Connect(ctx, base)
-	require.NoError(t, err)
-	defer conn.Close(ctx)
-	_, err = conn.Exec(ctx, "CREATE SCHEMA "+name)
-	require.NoError(t, err)
-	t.Cleanup(func() {
-		conn, err := pgx.Connect(ctx, base)
-		if err == nil {
-			conn.Exec(ctx, "DROP SCHEMA "+name+" CASCADE")
-			conn.Close(ctx)
-		}
-	})
-	u, err := url.Parse(base)
-	require.NoError(t, err)
-	q := u.Query()
-	q.Set("search_path", name)
-	u.RawQuery = q.Encode()
-	return u.String()
-}
 
 func open(t *testing.T, dsn string, opts ...userprops.Option) *pgstore.Store {
 	t.Helper()
@@ -69,16 +28,16 @@ func open(t *testing.T, dsn string, opts ...userprops.Option) *pgstore.Store {
 }
 
 func TestPostgres(t *testing.T) {
-	base := baseDSN(t)
+	pgtest.Require(t)
 	storetest.Run(t, func(t *testing.T, opts ...userprops.Option) userprops.Store {
-		s, err := pgstore.Open(context.Background(), freshSchema(t, base), opts...)
+		s, err := pgstore.Open(context.Background(), pgtest.Schema(t), opts...)
 		require.NoError(t, err)
 		return s
 	})
 }
 
 func TestPostgres_ConcurrentOpen(t *testing.T) {
-	dsn := freshSchema(t, baseDSN(t))
+	dsn := pgtest.Schema(t)
 	var wg sync.WaitGroup
 	for range 8 {
 		wg.Go(func() {
@@ -101,7 +60,7 @@ func TestPostgres_ConcurrentOpen(t *testing.T) {
 }
 
 func TestPostgres_NewerSchemaRefused(t *testing.T) {
-	dsn := freshSchema(t, baseDSN(t))
+	dsn := pgtest.Schema(t)
 	s := open(t, dsn)
 	_, err := s.Set(context.Background(), "acct", "k", []byte(`1`))
 	require.NoError(t, err)
@@ -132,7 +91,7 @@ func TestPostgres_BadDSN(t *testing.T) {
 // that failed may or may not have landed (that is what "the outcome is
 // unknown" means), but a write that succeeded is there.
 func TestPostgres_DroppedConnections(t *testing.T) {
-	dsn := freshSchema(t, baseDSN(t))
+	dsn := pgtest.Schema(t)
 	s := open(t, dsn)
 	ctx := context.Background()
 	for i := range 20 {

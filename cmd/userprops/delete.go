@@ -3,24 +3,20 @@ package main
 import (
 	"context"
 	"io"
+
+	"github.com/userprops/userprops"
 )
 
 // del deletes a property and prints {"key":K,"deleted":true}.
 func del(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	f := newStoreFlags("delete", "KEY", stderr)
-	if err := f.parse(args, 1, 1); err != nil {
-		return err
-	}
-	store, err := openExisting(f.db)
-	if err != nil {
-		return err
-	}
-	defer store.Close()
-	if err := store.Delete(ctx, f.account, f.fs.Arg(0)); err != nil {
-		return err
-	}
-	return printJSON(stdout, struct {
-		Key     string `json:"key"`
-		Deleted bool   `json:"deleted"`
-	}{f.fs.Arg(0), true})
+	return f.withStore(args, 1, 1, func(store *userprops.BoltStore) error {
+		if err := store.Delete(ctx, f.account, f.fs.Arg(0)); err != nil {
+			return err
+		}
+		return printJSON(stdout, struct {
+			Key     string `json:"key"`
+			Deleted bool   `json:"deleted"`
+		}{f.fs.Arg(0), true})
+	})
 }

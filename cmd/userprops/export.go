@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"fmt"
 	"io"
 	"os"
 
@@ -14,41 +15,34 @@ import (
 // with a progress line on stderr during long runs.
 func export(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	f := newFileFlags("export", "[OUT|-]", stderr)
-	if err := f.parse(args, 0, 1); err != nil {
-		return err
-	}
-	store, err := openExisting(f.db)
-	if err != nil {
-		return err
-	}
-	defer store.Close()
-
-	write := func(w io.Writer) (int64, error) {
-		bw := bufio.NewWriterSize(w, 1<<16)
-		prog := newProgress(stderr, "exported properties")
-		var buf []byte
-		err := store.ForEach(ctx, func(p userprops.Property) error {
-			var err error
-			if buf, err = encodeLine(buf[:0], p); err != nil {
+	return f.withStore(args, 0, 1, func(store *userprops.BoltStore) error {
+		write := func(w io.Writer) (int64, error) {
+			bw := bufio.NewWriterSize(w, 1<<16)
+			prog := newProgress(stderr, "exported properties")
+			var buf []byte
+			err := store.ForEach(ctx, func(p userprops.Property) error {
+				var err error
+				if buf, err = encodeLine(buf[:0], p); err != nil {
+					return err
+				}
+				prog.add()
+				_, err = bw.Write(buf)
 				return err
+			})
+			if err == nil {
+				err = bw.Flush()
+				prog.done()
 			}
-			prog.add()
-			_, err = bw.Write(buf)
+			return 0, err
+		}
+		if out := f.fs.Arg(0); out != "" && out != "-" {
+			if _, err := os.Lstat(out); err == nil {
+				return fmt.Errorf("%s exists: export into a new file", out)
+			}
+			_, err := writeFileAtomically(out, write)
 			return err
-		})
-		if err == nil {
-			err = bw.Flush()
-			prog.done()
 		}
-		return 0, err
-	}
-	if out := f.fs.Arg(0); out != "" && out != "-" {
-		if _, err := os.Lstat(out); err == nil {
-			return usageError{out + " exists: export into a new file"}
-		}
-		_, err = writeFileAtomically(out, write)
+		_, err := write(stdout)
 		return err
-	}
-	_, err = write(stdout)
-	return err
+	})
 }

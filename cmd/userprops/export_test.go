@@ -47,6 +47,6 @@ func TestExportImport_RoundTrip(t *testing.T) {
 	again := runCmd(t, "", "export", "--db", dst)
 	assert.Equal(t, r.stdout, again.stdout, "export of the import equals the first export")
 
-	assert.Equal(t, 2, runCmd(t, "", "export", "--db", src, file).code, "export over an existing file")
+	assert.Equal(t, 1, runCmd(t, "", "export", "--db", src, file).code, "export over an existing file")
 	assert.Equal(t, 1, runCmd(t, "", "export", "--db", src+".missing").code)
 }

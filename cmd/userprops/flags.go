@@ -62,6 +62,20 @@ func (f *storeFlags) parse(args []string, min, max int) error {
 	return nil
 }
 
+// withStore parses args (between min and max positional arguments), opens
+// the existing store file and runs fn on it, closing the store after.
+func (f *storeFlags) withStore(args []string, min, max int, fn func(*userprops.BoltStore) error) error {
+	if err := f.parse(args, min, max); err != nil {
+		return err
+	}
+	store, err := openExisting(f.db)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	return fn(store)
+}
+
 // parseFlags parses args, turning flag errors into usage errors; -h prints
 // the usage and is not an error.
 func parseFlags(fs *flag.FlagSet, args []string) error {

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"io"
 	"time"
+
+	"github.com/userprops/userprops"
 )
 
 // get prints one property as one line of JSON,
@@ -14,29 +16,23 @@ import (
 // with the value exactly as it is stored.
 func get(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	f := newStoreFlags("get", "KEY", stderr)
-	if err := f.parse(args, 1, 1); err != nil {
+	return f.withStore(args, 1, 1, func(store *userprops.BoltStore) error {
+		p, err := store.Get(ctx, f.account, f.fs.Arg(0))
+		if err != nil {
+			return err
+		}
+		meta, err := json.Marshal(struct {
+			Key       string    `json:"key"`
+			Version   uint64    `json:"version"`
+			UpdatedAt time.Time `json:"updatedAt"`
+		}{p.Key, p.Version, p.UpdatedAt})
+		if err != nil {
+			return err
+		}
+		// encoding/json would compact the value; splice it in as it is.
+		out := append(meta[:len(meta)-1], `,"value":`...)
+		out = append(out, p.Value...)
+		_, err = stdout.Write(append(out, "}\n"...))
 		return err
-	}
-	store, err := openExisting(f.db)
-	if err != nil {
-		return err
-	}
-	defer store.Close()
-	p, err := store.Get(ctx, f.account, f.fs.Arg(0))
-	if err != nil {
-		return err
-	}
-	meta, err := json.Marshal(struct {
-		Key       string    `json:"key"`
-		Version   uint64    `json:"version"`
-		UpdatedAt time.Time `json:"updatedAt"`
-	}{p.Key, p.Version, p.UpdatedAt})
-	if err != nil {
-		return err
-	}
-	// encoding/json would compact the value; splice it in as it is.
-	out := append(meta[:len(meta)-1], `,"value":`...)
-	out = append(out, p.Value...)
-	_, err = stdout.Write(append(out, "}\n"...))
-	return err
+	})
 }

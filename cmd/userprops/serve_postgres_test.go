@@ -2,10 +2,8 @@ package main
 
 import (
 	"bufio"
-	"context"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"net/url"
 	"os"
 	"os/exec"
@@ -14,39 +12,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-)
 
-// postgresDSN returns a DSN for a schema of the test's own in the database
-// USERPROPS_TEST_POSTGRES names, or skips the test.
-func postgresDSN(t *testing.T) string {
-	t.Helper()
-	base := os.Getenv("USERPROPS_TEST_POSTGRES")
-	if base == "" {
-		t.Skip("set USERPROPS_TEST_POSTGRES to a PostgreSQL URL to run this test (eval \"$(scripts/postgres start)\" starts a throwaway server)")
-	}
-	ctx := context.Background()
-	name := fmt.Sprintf("serve_%d_%d", time.Now().UnixNano(), rand.Uint32())
-	conn, err := pgx.Connect(ctx, base)
-	require.NoError(t, err)
-	_, err = conn.Exec(ctx, "CREATE SCHEMA "+name)
-	require.NoError(t, err)
-	conn.Close(ctx)
-	t.Cleanup(func() {
-		if conn, err := pgx.Connect(ctx, base); err == nil {
-			conn.Exec(ctx, "DROP SCHEMA "+name+" CASCADE")
-			conn.Close(ctx)
-		}
-	})
-	u, err := url.Parse(base)
-	require.NoError(t, err)
-	q := u.Query()
-	q.Set("search_path", name)
-	u.RawQuery = q.Encode()
-	return u.String()
-}
+	"github.com/userprops/userprops/internal/pgtest"
+)
 
 // startProcess runs "userprops serve" as a process of its own (the test
 // binary, see TestMain) and returns its base URL.
@@ -83,7 +53,7 @@ func startProcess(t *testing.T, args ...string) string {
 }
 
 func TestServe_TwoProcessesOnePostgres(t *testing.T) {
-	dsn := postgresDSN(t)
+	dsn := pgtest.Schema(t)
 	accounts := filepath.Join(t.TempDir(), "accounts.json")
 	require.NoError(t, os.WriteFile(accounts, []byte(`{"accounts":[
 		{"accountId":"root","email":"root@example.com","apiToken":"root-token-0123456789","admin":true}]}`), 0o600))
