@@ -16,7 +16,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"hash/crc32"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -121,10 +120,9 @@ func writeFixture(path string, users int, keysOf func(int) int) error {
 			props.FillPercent = 0.9 // keys arrive in order
 			for u := start; u < min(users, start+usersPerTx); u++ {
 				for k := range keysOf(u) {
-					rec := make([]byte, recordHeaderLen+len(benchValue))
-					copy(rec[recordHeaderLen:], benchValue)
+					rec, valueCRC := newRecord(benchValue)
 					key := boltKey(nil, benchAccount(u), benchKey(k))
-					stampRecord(key, rec, crc32.Checksum(benchValue, castagnoli), 1, now)
+					stampRecord(key, rec, valueCRC, 1, now)
 					if err := props.Put(key, rec); err != nil {
 						return err
 					}
@@ -390,9 +388,8 @@ func putRaw(tx *bolt.Tx, account, key string) error {
 	if old := props.Get(k); old != nil {
 		version++
 	}
-	rec := make([]byte, recordHeaderLen+len(benchValue))
-	copy(rec[recordHeaderLen:], benchValue)
-	stampRecord(k, rec, crc32.Checksum(benchValue, castagnoli), version, time.Now().UnixNano())
+	rec, valueCRC := newRecord(benchValue)
+	stampRecord(k, rec, valueCRC, version, time.Now().UnixNano())
 	return props.Put(k, rec)
 }
 

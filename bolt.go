@@ -210,8 +210,8 @@ func checkBoltHeader(path string) error {
 	if !ok {
 		// The first meta page may be damaged; bbolt finds the second one
 		// at the default page size.
-		pageSize, ok = 4096, false
-		if _, ok2 := meta(pageSize); !ok2 {
+		pageSize = 4096
+		if _, ok := meta(pageSize); !ok {
 			return fmt.Errorf("%w: %s does not start with a bbolt header", ErrNotStore, path)
 		}
 	}
@@ -236,10 +236,13 @@ func (s *BoltStore) initFormat() error {
 		}
 		// One of the two buckets is there: a store, damaged if anything
 		// is missing.
-		if meta == nil || props == nil || len(meta.Get(boltFormatKey)) != 4 {
+		var v []byte
+		if meta != nil {
+			v = meta.Get(boltFormatKey)
+		}
+		if props == nil || len(v) != 4 {
 			return s.fail(fmt.Errorf("%w: %s has lost its format record or its properties bucket", ErrCorrupt, s.path))
 		}
-		v := meta.Get(boltFormatKey)
 		if f := binary.BigEndian.Uint32(v); f > boltFormat {
 			return fmt.Errorf("%w: %s has format %d, this library reads up to %d",
 				ErrFormatVersion, s.path, f, boltFormat)
@@ -303,6 +306,14 @@ func (s *BoltStore) update(what string, fn func(*bolt.Tx) error) error {
 		}
 		return nil
 	})
+}
+
+// newRecord returns a record holding a copy of value, its header still to be
+// stamped, and the checksum of value for stampRecord.
+func newRecord(value []byte) (rec []byte, valueCRC uint32) {
+	rec = make([]byte, recordHeaderLen+len(value))
+	copy(rec[recordHeaderLen:], value)
+	return rec, crc32.Checksum(value, castagnoli)
 }
 
 // stampRecord completes the header of the property record rec filed under
@@ -432,12 +443,8 @@ func (s *BoltStore) Set(ctx context.Context, accountID, key string, value []byte
 	// The record is built here, by the caller's goroutine, so that the
 	// committer only stamps its header; it is a copy, so the caller may
 	// reuse value once Set returns.
-	rec := make([]byte, recordHeaderLen+len(value))
-	copy(rec[recordHeaderLen:], value)
-	w := &boltWrite{
-		key: boltKey(nil, accountID, key), record: rec, valueCRC: crc32.Checksum(value, castagnoli),
-		accountID: accountID, propKey: key,
-	}
+	rec, valueCRC := newRecord(value)
+	w := &boltWrite{key: boltKey(nil, accountID, key), record: rec, valueCRC: valueCRC, accountID: accountID, propKey: key}
 	if err := s.write(ctx, w); err != nil {
 		return 0, err
 	}
@@ -512,11 +519,8 @@ const (
 func (s *BoltStore) write(ctx context.Context, w *boltWrite) error {
 	s.lifecycle.RLock()
 	defer s.lifecycle.RUnlock()
-	if s.closed.Load() {
-		return ErrClosed
-	}
-	if d := s.damage.Load(); d != nil {
-		return *d
+	if err := s.ready(ctx); err != nil { // Close or damage may have come since admit
+		return err
 	}
 	w.done = make(chan struct{})
 	select {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"hash/crc32"
 	"io"
 	"os"
 	"strings"
@@ -31,7 +30,8 @@ func (s *BoltStore) Check(ctx context.Context) error {
 		// fault is contained, and reaches every page bbolt's check will.
 		c := tx.Bucket(boltPropsBucket).Cursor()
 		n := 0
-		for k, v := c.First(); k != nil && len(problems) < maxProblems; k, v = c.Next() {
+		k, v := c.First()
+		for ; k != nil && len(problems) < maxProblems; k, v = c.Next() {
 			if n++; n%4096 == 0 {
 				if err := ctx.Err(); err != nil {
 					return err
@@ -44,6 +44,11 @@ func (s *BoltStore) Check(ctx context.Context) error {
 			if err := checkRecord(k, v); err != nil {
 				problems = append(problems, fmt.Sprintf("key %q: %v", k, err))
 			}
+		}
+		if k != nil {
+			// The walk stopped early with enough to report; bbolt's check
+			// would read pages this goroutine has not proved readable.
+			return nil
 		}
 		for err := range tx.Check() {
 			if len(problems) < maxProblems {
@@ -134,9 +139,8 @@ func (s *BoltStore) Restore(ctx context.Context, props []Property) error {
 		b := tx.Bucket(boltPropsBucket)
 		for _, p := range props {
 			k := boltKey(nil, p.AccountID, p.Key)
-			rec := make([]byte, recordHeaderLen+len(p.Value))
-			copy(rec[recordHeaderLen:], p.Value)
-			stampRecord(k, rec, crc32.Checksum(p.Value, castagnoli), p.Version, p.UpdatedAt.UnixNano())
+			rec, valueCRC := newRecord(p.Value)
+			stampRecord(k, rec, valueCRC, p.Version, p.UpdatedAt.UnixNano())
 			if err := b.Put(k, rec); err != nil {
 				return err
 			}
@@ -147,13 +151,7 @@ func (s *BoltStore) Restore(ctx context.Context, props []Property) error {
 
 // validateProperty checks a whole property with the rules of Set.
 func validateProperty(p Property) error {
-	if err := ValidateAccountID(p.AccountID); err != nil {
-		return err
-	}
-	if err := ValidateKey(p.Key); err != nil {
-		return err
-	}
-	if err := ValidateValue(p.Value); err != nil {
+	if err := ValidateProperty(p); err != nil {
 		return err
 	}
 	if p.Version == 0 {

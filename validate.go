@@ -28,18 +28,7 @@ const (
 // valid UTF-8, only white space, or longer than MaxAccountIDLength). Every other
 // character, NUL and '/' included, is allowed.
 func ValidateAccountID(accountID string) error {
-	switch {
-	case accountID == "":
-		return ErrAccountIDMissing
-	case !utf8.ValidString(accountID):
-		return fmt.Errorf("%w: %s is not valid UTF-8", ErrInvalidAccountID, abbrev(accountID))
-	case len(accountID) > MaxAccountIDLength && utf16Len(accountID) > MaxAccountIDLength:
-		return fmt.Errorf("%w: it is %d characters long, the maximum is %d",
-			ErrInvalidAccountID, utf16Len(accountID), MaxAccountIDLength)
-	case isBlank(accountID):
-		return fmt.Errorf("%w: %s is blank", ErrInvalidAccountID, abbrev(accountID))
-	}
-	return nil
+	return validateText(accountID, MaxAccountIDLength, ErrAccountIDMissing, ErrInvalidAccountID, ErrInvalidAccountID)
 }
 
 // ValidateKey reports whether key is an acceptable property key: it returns
@@ -48,16 +37,21 @@ func ValidateAccountID(accountID string) error {
 // white space). Every other character, '.', ':', '/', space and NUL included,
 // is allowed.
 func ValidateKey(key string) error {
+	return validateText(key, MaxKeyLength, ErrKeyMissing, ErrKeyTooLong, ErrInvalidKey)
+}
+
+// validateText applies the rules account IDs and keys share: required, valid
+// UTF-8, at most max UTF-16 code units, not blank.
+func validateText(s string, max int, missing, tooLong, invalid error) error {
 	switch {
-	case key == "":
-		return ErrKeyMissing
-	case !utf8.ValidString(key):
-		return fmt.Errorf("%w: %s is not valid UTF-8", ErrInvalidKey, abbrev(key))
-	case len(key) > MaxKeyLength && utf16Len(key) > MaxKeyLength:
-		return fmt.Errorf("%w: it is %d characters long, the maximum is %d",
-			ErrKeyTooLong, utf16Len(key), MaxKeyLength)
-	case isBlank(key):
-		return fmt.Errorf("%w: %s is blank", ErrInvalidKey, abbrev(key))
+	case s == "":
+		return missing
+	case !utf8.ValidString(s):
+		return fmt.Errorf("%w: %s is not valid UTF-8", invalid, abbrev(s))
+	case len(s) > max && utf16Len(s) > max:
+		return fmt.Errorf("%w: it is %d characters long, the maximum is %d", tooLong, utf16Len(s), max)
+	case isBlank(s):
+		return fmt.Errorf("%w: %s is blank", invalid, abbrev(s))
 	}
 	return nil
 }
@@ -89,6 +83,19 @@ func ValidateValue(value []byte) error {
 		return fmt.Errorf("%w: nested more than %d deep", ErrInvalidJSON, MaxValueDepth)
 	}
 	return nil
+}
+
+// ValidateProperty checks a whole property with the rules of Set: its
+// account ID, key and value, in that order (Version and UpdatedAt are not
+// checked). It is for properties that arrive in bulk, such as an import.
+func ValidateProperty(p Property) error {
+	if err := ValidateAccountID(p.AccountID); err != nil {
+		return err
+	}
+	if err := ValidateKey(p.Key); err != nil {
+		return err
+	}
+	return ValidateValue(p.Value)
 }
 
 // utf16Len returns the length of the valid UTF-8 string s in UTF-16 code

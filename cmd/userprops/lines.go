@@ -71,14 +71,8 @@ func decodeLine(b []byte, now time.Time) (userprops.Property, error) {
 	if l.UpdatedAt != nil {
 		p.UpdatedAt = *l.UpdatedAt
 	}
-	for _, err := range []error{
-		userprops.ValidateAccountID(p.AccountID),
-		userprops.ValidateKey(p.Key),
-		userprops.ValidateValue(p.Value),
-	} {
-		if err != nil {
-			return userprops.Property{}, err
-		}
+	if err := userprops.ValidateProperty(p); err != nil {
+		return userprops.Property{}, err
 	}
 	return p, nil
 }
