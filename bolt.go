@@ -9,9 +9,7 @@ import (
 	"hash/crc32"
 	"os"
 	"runtime/debug"
-	"slices"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -67,13 +65,6 @@ var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 // flockRetryTimeout).
 const boltLockPoll = 50 * time.Millisecond
 
-// Group commit limits: writers queue up to boltQueueLen requests; one
-// transaction takes at most boltMaxBatch of them.
-const (
-	boltQueueLen = 4096
-	boltMaxBatch = 1024
-)
-
 // BoltStore is a durable Store kept in one bbolt file (see OpenBolt).
 //
 // It is safe for concurrent use by multiple goroutines. Set and Delete return
@@ -86,7 +77,7 @@ const (
 // other and with the commit in progress, and copy what they return out of the
 // file's memory map.
 type BoltStore struct {
-	core
+	gate *Gate
 	db   *bolt.DB
 	path string
 
@@ -97,13 +88,19 @@ type BoltStore struct {
 	queue     chan *boltWrite
 	stop      chan struct{}
 	stopped   chan struct{}
+
+	// commitTrace, when set, is called by the committer with each batch
+	// just before it is committed. Only tests set it, right after
+	// OpenBolt (to prove that no write is acknowledged before the sync of
+	// its commit).
+	commitTrace func(batch []*boltWrite)
 }
 
 var _ Store = (*BoltStore)(nil)
 
 // OpenBolt opens the store file at path, creating it with mode 0600 if it does
-// not exist (or is empty). It accepts WithDirectory, WithClock and
-// WithLockTimeout.
+// not exist (or is empty). It accepts the options every store
+// does (WithDirectory, WithClock) and the bolt options (WithLockTimeout).
 //
 // A file can be open through one handle at a time. If another handle, in this
 // process or another, holds it, OpenBolt waits up to the lock timeout and
@@ -112,14 +109,14 @@ var _ Store = (*BoltStore)(nil)
 // newer version of this library with an error wrapping ErrFormatVersion; in
 // both cases the file is left untouched.
 func OpenBolt(path string, opts ...Option) (*BoltStore, error) {
-	o := newOptions(opts)
+	cfg := newBoltConfig(opts)
 	if err := checkBoltHeader(path); err != nil {
 		return nil, err
 	}
-	db, err := openBoltDB(path, o.lockTimeout)
+	db, err := openBoltDB(path, cfg.lockTimeout)
 	switch {
 	case errors.Is(err, berrors.ErrTimeout):
-		return nil, fmt.Errorf("%w: %s: still held after %v", ErrLocked, path, o.lockTimeout)
+		return nil, fmt.Errorf("%w: %s: still held after %v", ErrLocked, path, cfg.lockTimeout)
 	case errors.Is(err, berrors.ErrChecksum):
 		return nil, fmt.Errorf("%w: %s: %v", ErrCorrupt, path, err)
 	case errors.Is(err, berrors.ErrInvalid), errors.Is(err, berrors.ErrVersionMismatch):
@@ -128,7 +125,7 @@ func OpenBolt(path string, opts ...Option) (*BoltStore, error) {
 		return nil, fmt.Errorf("userprops: opening %s: %w", path, err)
 	}
 	s := &BoltStore{
-		core:    core{opts: o},
+		gate:    NewGate(opts...),
 		db:      db,
 		path:    path,
 		queue:   make(chan *boltWrite, boltQueueLen),
@@ -141,6 +138,39 @@ func OpenBolt(path string, opts ...Option) (*BoltStore, error) {
 	}
 	go s.commitLoop()
 	return s, nil
+}
+
+// DefaultLockTimeout is how long OpenBolt waits for a file that another handle
+// holds before it gives up with ErrLocked, unless WithLockTimeout says
+// otherwise.
+const DefaultLockTimeout = 3 * time.Second
+
+// boltConfig holds the settings of OpenBolt that only a bolt store reads.
+type boltConfig struct {
+	lockTimeout time.Duration
+}
+
+// boltSetting is a bolt-only Option's setting (see BackendOption).
+type boltSetting func(*boltConfig)
+
+func newBoltConfig(opts []Option) boltConfig {
+	c := boltConfig{lockTimeout: DefaultLockTimeout}
+	for _, set := range BackendSettings[boltSetting](opts) {
+		set(&c)
+	}
+	return c
+}
+
+// WithLockTimeout sets how long OpenBolt waits for a store file that another
+// handle holds before it returns an error wrapping ErrLocked. It must be
+// positive; the default is DefaultLockTimeout. It is a bolt option: other
+// stores ignore it.
+func WithLockTimeout(d time.Duration) Option {
+	return BackendOption(boltSetting(func(c *boltConfig) {
+		if d > 0 {
+			c.lockTimeout = d
+		}
+	}))
 }
 
 // openBoltDB opens the bbolt file. bbolt reads the meta and freelist pages
@@ -241,7 +271,7 @@ func (s *BoltStore) initFormat() error {
 			v = meta.Get(boltFormatKey)
 		}
 		if props == nil || len(v) != 4 {
-			return s.fail(fmt.Errorf("%w: %s has lost its format record or its properties bucket", ErrCorrupt, s.path))
+			return s.gate.MarkDamaged(fmt.Errorf("%w: %s has lost its format record or its properties bucket", ErrCorrupt, s.path))
 		}
 		if f := binary.BigEndian.Uint32(v); f > boltFormat {
 			return fmt.Errorf("%w: %s has format %d, this library reads up to %d",
@@ -279,7 +309,7 @@ func (s *BoltStore) contain(what string, fn func() error) (err error) {
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	defer func() {
 		if r := recover(); r != nil {
-			err = s.fail(fmt.Errorf("%w: %s: bbolt failed during %s: %v", ErrCorrupt, s.path, what, r))
+			err = s.gate.MarkDamaged(fmt.Errorf("%w: %s: bbolt failed during %s: %v", ErrCorrupt, s.path, what, r))
 		}
 	}()
 	return fn()
@@ -379,7 +409,7 @@ func boltKey(dst []byte, accountID, key string) []byte {
 // Get implements Store. It returns an error wrapping ErrCorrupt if the
 // record fails its checksum.
 func (s *BoltStore) Get(ctx context.Context, accountID, key string) (p Property, err error) {
-	if err := s.admit(ctx, opGet, accountID, key, nil); err != nil {
+	if err := s.gate.AdmitGet(ctx, accountID, key); err != nil {
 		return Property{}, err
 	}
 	var kb [64]byte
@@ -387,10 +417,10 @@ func (s *BoltStore) Get(ctx context.Context, accountID, key string) (p Property,
 	err = s.view("get", func(tx *bolt.Tx) error {
 		rec := tx.Bucket(boltPropsBucket).Get(k)
 		if rec == nil {
-			return notFound(accountID, key)
+			return NotFound(accountID, key)
 		}
 		if err := checkRecord(k, rec); err != nil {
-			return s.fail(fmt.Errorf("%w: %s: account %s, key %s: %v", ErrCorrupt, s.path, abbrev(accountID), abbrev(key), err))
+			return s.gate.MarkDamaged(fmt.Errorf("%w: %s: account %s, key %s: %v", ErrCorrupt, s.path, abbrev(accountID), abbrev(key), err))
 		}
 		p = decodeRecord(accountID, key, rec)
 		return nil
@@ -401,7 +431,7 @@ func (s *BoltStore) Get(ctx context.Context, accountID, key string) (p Property,
 // Keys implements Store. It verifies the checksum of every record it lists
 // and returns an error wrapping ErrCorrupt if one fails.
 func (s *BoltStore) Keys(ctx context.Context, accountID string) ([]string, error) {
-	if err := s.admit(ctx, opKeys, accountID, "", nil); err != nil {
+	if err := s.gate.AdmitKeys(ctx, accountID); err != nil {
 		return nil, err
 	}
 	var pb [64]byte
@@ -417,7 +447,7 @@ func (s *BoltStore) Keys(ctx context.Context, accountID string) ([]string, error
 			// The checksum covers the key: a damaged key is an error,
 			// never a wrong name in the list.
 			if err := checkRecord(k, v); err != nil {
-				return s.fail(fmt.Errorf("%w: %s: account %s, key %q: %v", ErrCorrupt, s.path, abbrev(accountID), k[len(prefix):], err))
+				return s.gate.MarkDamaged(fmt.Errorf("%w: %s: account %s, key %q: %v", ErrCorrupt, s.path, abbrev(accountID), k[len(prefix):], err))
 			}
 			buf = append(buf, k[len(prefix):]...)
 			ends = append(ends, len(buf))
@@ -437,14 +467,14 @@ func (s *BoltStore) Keys(ctx context.Context, accountID string) ([]string, error
 
 // Set implements Store. It returns after the change is synced to disk.
 func (s *BoltStore) Set(ctx context.Context, accountID, key string, value []byte) (Status, error) {
-	if err := s.admit(ctx, opSet, accountID, key, value); err != nil {
+	if err := s.gate.AdmitSet(ctx, accountID, key, value); err != nil {
 		return 0, err
 	}
 	// The record is built here, by the caller's goroutine, so that the
 	// committer only stamps its header; it is a copy, so the caller may
 	// reuse value once Set returns.
 	rec, valueCRC := newRecord(value)
-	w := &boltWrite{key: boltKey(nil, accountID, key), record: rec, valueCRC: valueCRC, accountID: accountID, propKey: key}
+	w := &boltWrite{kind: writeSet, key: boltKey(nil, accountID, key), record: rec, valueCRC: valueCRC, accountID: accountID, propKey: key}
 	if err := s.write(ctx, w); err != nil {
 		return 0, err
 	}
@@ -453,10 +483,10 @@ func (s *BoltStore) Set(ctx context.Context, accountID, key string, value []byte
 
 // Delete implements Store. It returns after the change is synced to disk.
 func (s *BoltStore) Delete(ctx context.Context, accountID, key string) error {
-	if err := s.admit(ctx, opDelete, accountID, key, nil); err != nil {
+	if err := s.gate.AdmitDelete(ctx, accountID, key); err != nil {
 		return err
 	}
-	w := &boltWrite{key: boltKey(nil, accountID, key), accountID: accountID, propKey: key}
+	w := &boltWrite{kind: writeDelete, key: boltKey(nil, accountID, key), accountID: accountID, propKey: key}
 	if err := s.write(ctx, w); err != nil {
 		return err
 	}
@@ -468,7 +498,7 @@ func (s *BoltStore) Delete(ctx context.Context, accountID, key string) error {
 func (s *BoltStore) Close() error {
 	s.lifecycle.Lock()
 	defer s.lifecycle.Unlock()
-	if s.closed.Swap(true) {
+	if !s.gate.MarkClosed() {
 		return nil
 	}
 	close(s.stop)
@@ -486,144 +516,4 @@ func (s *BoltStore) txError(err error) error {
 		return ErrClosed
 	}
 	return fmt.Errorf("userprops: %s: %w", s.path, err)
-}
-
-// boltWrite is one Set or Delete waiting for the committer.
-type boltWrite struct {
-	key    []byte // composite key
-	record []byte // Set: header (stamped by the committer) and value; Delete: nil
-	// valueCRC is the CRC-32C of the value, computed by the writer.
-	valueCRC uint32
-
-	accountID, propKey string // for error messages
-
-	// state moves once from writePending to writeTaken (by the committer)
-	// or to writeCancelled (by the caller whose context ended first).
-	state atomic.Uint32
-	done  chan struct{} // closed by the committer after status and err are set
-
-	status Status
-	err    error
-}
-
-const (
-	writePending uint32 = iota
-	writeTaken
-	writeCancelled
-)
-
-// write hands w to the committer and waits for its answer. A caller whose
-// context ends while w is still queued withdraws it and gets ctx.Err(); once
-// the committer has taken w, the caller waits for the commit, which is bounded
-// by one sync.
-func (s *BoltStore) write(ctx context.Context, w *boltWrite) error {
-	s.lifecycle.RLock()
-	defer s.lifecycle.RUnlock()
-	if err := s.ready(ctx); err != nil { // Close or damage may have come since admit
-		return err
-	}
-	w.done = make(chan struct{})
-	select {
-	case s.queue <- w:
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-	select {
-	case <-w.done:
-		return nil
-	case <-ctx.Done():
-		if w.state.CompareAndSwap(writePending, writeCancelled) {
-			return ctx.Err()
-		}
-		<-w.done
-		return nil
-	}
-}
-
-// commitLoop is the committer: it takes every write queued since the last
-// commit into one transaction, syncs it once, and answers each writer with
-// its own result. There is no delay: a new commit starts as soon as the
-// previous one is synced, so a lone writer pays one commit and no more.
-func (s *BoltStore) commitLoop() {
-	defer close(s.stopped)
-	batch := make([]*boltWrite, 0, boltMaxBatch)
-	for {
-		select {
-		case w := <-s.queue:
-			batch = append(batch[:0], w)
-		case <-s.stop:
-			// Close holds the lifecycle lock: no writer is in flight
-			// and the queue is empty.
-			return
-		}
-	drain:
-		for len(batch) < boltMaxBatch {
-			select {
-			case w := <-s.queue:
-				batch = append(batch, w)
-			default:
-				break drain
-			}
-		}
-		s.commit(batch)
-		clear(batch) // drop references for the garbage collector
-	}
-}
-
-// commit applies batch in one transaction, in queue order, and answers every
-// write. A write that fails (a Delete of a missing property) fails alone; if
-// the commit itself fails, every write of the batch fails with its error
-// (wrapping ErrCorrupt if bbolt met damage).
-func (s *BoltStore) commit(batch []*boltWrite) {
-	live := slices.DeleteFunc(batch, func(w *boltWrite) bool {
-		return !w.state.CompareAndSwap(writePending, writeTaken)
-	})
-	if len(live) == 0 {
-		return
-	}
-	if commitTrace != nil {
-		commitTrace(live)
-	}
-	now := s.opts.now().UnixNano()
-	err := s.update("commit", func(tx *bolt.Tx) error {
-		b := tx.Bucket(boltPropsBucket)
-		for _, w := range live {
-			w.status, w.err = w.apply(b, now)
-		}
-		return nil
-	})
-	for _, w := range live {
-		if err != nil {
-			w.status, w.err = 0, err
-		}
-		close(w.done)
-	}
-}
-
-// commitTrace, when set, is called by the committer with each batch just
-// before it is committed. Only tests set it (to prove that no write is
-// acknowledged before the sync of its commit); it is nil otherwise.
-var commitTrace func(batch []*boltWrite)
-
-// apply performs w in the transaction that b belongs to.
-func (w *boltWrite) apply(b *bolt.Bucket, now int64) (Status, error) {
-	old := b.Get(w.key)
-	if w.record == nil { // Delete
-		if old == nil {
-			return 0, notFound(w.accountID, w.propKey)
-		}
-		return 0, b.Delete(w.key)
-	}
-	status, version := Created, uint64(1)
-	if old != nil {
-		status = Updated
-		if len(old) >= recordHeaderLen {
-			version = binary.BigEndian.Uint64(old[0:8]) + 1
-		}
-	}
-	stampRecord(w.key, w.record, w.valueCRC, version, now)
-	if err := b.Put(w.key, w.record); err != nil {
-		return 0, err
-	}
-	return status, nil
 }

@@ -20,7 +20,7 @@ import (
 // also marks the store damaged (see ErrCorrupt). It runs in one read
 // transaction, alongside other calls, and reads every page of the file.
 func (s *BoltStore) Check(ctx context.Context) error {
-	if err := s.ready(ctx); err != nil {
+	if err := s.gate.Ready(ctx); err != nil {
 		return err
 	}
 	const maxProblems = 10
@@ -61,7 +61,7 @@ func (s *BoltStore) Check(ctx context.Context) error {
 		return err
 	}
 	if len(problems) > 0 {
-		return s.fail(fmt.Errorf("%w: %s: %s", ErrCorrupt, s.path, strings.Join(problems, "; ")))
+		return s.gate.MarkDamaged(fmt.Errorf("%w: %s: %s", ErrCorrupt, s.path, strings.Join(problems, "; ")))
 	}
 	return nil
 }
@@ -72,7 +72,7 @@ func (s *BoltStore) Check(ctx context.Context) error {
 // held up by it). The copy opens with OpenBolt. Backup returns the number of
 // bytes written.
 func (s *BoltStore) Backup(ctx context.Context, w io.Writer) (n int64, err error) {
-	if err := s.ready(ctx); err != nil {
+	if err := s.gate.Ready(ctx); err != nil {
 		return 0, err
 	}
 	err = s.view("backup", func(tx *bolt.Tx) error {
@@ -89,7 +89,7 @@ func (s *BoltStore) Backup(ctx context.Context, w io.Writer) (n int64, err error
 // verified (ErrCorrupt). The Property passed to fn is fn's to keep. ForEach
 // stops at the first error fn returns and returns it.
 func (s *BoltStore) ForEach(ctx context.Context, fn func(Property) error) error {
-	if err := s.ready(ctx); err != nil {
+	if err := s.gate.Ready(ctx); err != nil {
 		return err
 	}
 	return s.view("export", func(tx *bolt.Tx) error {
@@ -103,10 +103,10 @@ func (s *BoltStore) ForEach(ctx context.Context, fn func(Property) error) error 
 			}
 			account, key, ok := decodeKey(k)
 			if !ok {
-				return s.fail(fmt.Errorf("%w: %s: key %q does not decode", ErrCorrupt, s.path, k))
+				return s.gate.MarkDamaged(fmt.Errorf("%w: %s: key %q does not decode", ErrCorrupt, s.path, k))
 			}
 			if err := checkRecord(k, v); err != nil {
-				return s.fail(fmt.Errorf("%w: %s: key %q: %v", ErrCorrupt, s.path, k, err))
+				return s.gate.MarkDamaged(fmt.Errorf("%w: %s: key %q: %v", ErrCorrupt, s.path, k, err))
 			}
 			if err := fn(decodeRecord(string(account), string(key), v)); err != nil {
 				return err
@@ -121,36 +121,30 @@ func (s *BoltStore) ForEach(ctx context.Context, fn func(Property) error) error 
 // whatever is stored under the same account and key. Every property is first
 // checked with the rules of Set, and its Version must be at least 1; if one
 // fails, nothing is written and the error names it. Restore is an
-// administrative operation: it does not consult the Directory. A batch is
-// held in memory until it commits; restore large sets in batches of some
-// thousands.
+// administrative operation: it does not consult the Directory. It goes
+// through the committer, in order with Sets and Deletes, and like them is
+// withdrawn if ctx ends before the committer takes it. A batch is held in
+// memory until it commits; restore large sets in batches of some thousands.
 func (s *BoltStore) Restore(ctx context.Context, props []Property) error {
+	w := &boltWrite{kind: writeRestore, restore: make([]boltEntry, len(props))}
 	for i, p := range props {
-		if err := validateProperty(p); err != nil {
+		if err := checkRestorable(p); err != nil {
 			return fmt.Errorf("property %d (account %s, key %s): %w", i+1, abbrev(p.AccountID), abbrev(p.Key), err)
 		}
+		k := boltKey(nil, p.AccountID, p.Key)
+		rec, valueCRC := newRecord(p.Value)
+		stampRecord(k, rec, valueCRC, p.Version, p.UpdatedAt.UnixNano())
+		w.restore[i] = boltEntry{k, rec}
 	}
-	s.lifecycle.RLock()
-	defer s.lifecycle.RUnlock()
-	if err := s.ready(ctx); err != nil {
+	if err := s.write(ctx, w); err != nil {
 		return err
 	}
-	return s.update("restore", func(tx *bolt.Tx) error {
-		b := tx.Bucket(boltPropsBucket)
-		for _, p := range props {
-			k := boltKey(nil, p.AccountID, p.Key)
-			rec, valueCRC := newRecord(p.Value)
-			stampRecord(k, rec, valueCRC, p.Version, p.UpdatedAt.UnixNano())
-			if err := b.Put(k, rec); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
+	return w.err
 }
 
-// validateProperty checks a whole property with the rules of Set.
-func validateProperty(p Property) error {
+// checkRestorable checks a property that Restore is to write as it is: the
+// rules of Set (ValidateProperty), and a version Set could have given it.
+func checkRestorable(p Property) error {
 	if err := ValidateProperty(p); err != nil {
 		return err
 	}
@@ -165,7 +159,7 @@ func validateProperty(p Property) error {
 // live pages. It reads a consistent snapshot while other calls go on, and
 // checks the copy before returning. The copy opens with OpenBolt.
 func (s *BoltStore) CompactTo(ctx context.Context, path string) error {
-	if err := s.ready(ctx); err != nil {
+	if err := s.gate.Ready(ctx); err != nil {
 		return err
 	}
 	if _, err := os.Lstat(path); !errors.Is(err, os.ErrNotExist) {

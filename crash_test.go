@@ -246,7 +246,7 @@ func traceChild(path string) error {
 		return err
 	}
 	defer s.Close()
-	commitTrace = func(batch []*boltWrite) {
+	s.commitTrace = func(batch []*boltWrite) {
 		var b strings.Builder
 		b.WriteString("commit")
 		for _, w := range batch {

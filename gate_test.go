@@ -81,7 +81,7 @@ func (m *mapStore) Keys(ctx context.Context, accountID string) ([]string, error)
 }
 
 func (m *mapStore) Close() error {
-	m.gate.Close()
+	m.gate.MarkClosed()
 	return nil
 }
 

@@ -20,7 +20,7 @@ const memShardCount = 64
 // over independently locked shards, so calls for different accounts rarely
 // wait for each other, and reads of one shard run in parallel.
 type MemoryStore struct {
-	core
+	gate   *Gate
 	seed   maphash.Seed
 	shards [memShardCount]memShard
 }
@@ -50,7 +50,7 @@ type memRecord struct {
 // NewMemory returns an empty MemoryStore. It accepts WithDirectory and
 // WithClock; other options have no effect.
 func NewMemory(opts ...Option) *MemoryStore {
-	s := &MemoryStore{core: core{opts: newOptions(opts)}, seed: maphash.MakeSeed()}
+	s := &MemoryStore{gate: NewGate(opts...), seed: maphash.MakeSeed()}
 	for i := range s.shards {
 		s.shards[i].props = make(map[memKey]memRecord)
 		s.shards[i].keys = make(map[string]map[string]struct{})
@@ -65,15 +65,15 @@ func (s *MemoryStore) shard(accountID string) *memShard {
 // Set implements Store. The change is visible to every later call as soon as
 // Set returns; it is not durable.
 func (s *MemoryStore) Set(ctx context.Context, accountID, key string, value []byte) (Status, error) {
-	if err := s.admit(ctx, opSet, accountID, key, value); err != nil {
+	if err := s.gate.AdmitSet(ctx, accountID, key, value); err != nil {
 		return 0, err
 	}
-	rec := memRecord{value: slices.Clone(value), version: 1, updatedAt: s.opts.now().UTC().Round(0)}
+	rec := memRecord{value: slices.Clone(value), version: 1, updatedAt: s.gate.Now()}
 	k := memKey{accountID, key}
 	sh := s.shard(accountID)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	if s.closed.Load() {
+	if s.gate.Closed() {
 		return 0, ErrClosed
 	}
 	status := Created
@@ -94,19 +94,19 @@ func (s *MemoryStore) Set(ctx context.Context, accountID, key string, value []by
 
 // Get implements Store.
 func (s *MemoryStore) Get(ctx context.Context, accountID, key string) (Property, error) {
-	if err := s.admit(ctx, opGet, accountID, key, nil); err != nil {
+	if err := s.gate.AdmitGet(ctx, accountID, key); err != nil {
 		return Property{}, err
 	}
 	sh := s.shard(accountID)
 	sh.mu.RLock()
-	if s.closed.Load() {
+	if s.gate.Closed() {
 		sh.mu.RUnlock()
 		return Property{}, ErrClosed
 	}
 	rec, ok := sh.props[memKey{accountID, key}]
 	if !ok {
 		sh.mu.RUnlock()
-		return Property{}, notFound(accountID, key)
+		return Property{}, NotFound(accountID, key)
 	}
 	// Records are replaced, never modified in place, so rec.value may be
 	// copied after the lock is released.
@@ -122,18 +122,18 @@ func (s *MemoryStore) Get(ctx context.Context, accountID, key string) (Property,
 
 // Delete implements Store.
 func (s *MemoryStore) Delete(ctx context.Context, accountID, key string) error {
-	if err := s.admit(ctx, opDelete, accountID, key, nil); err != nil {
+	if err := s.gate.AdmitDelete(ctx, accountID, key); err != nil {
 		return err
 	}
 	k := memKey{accountID, key}
 	sh := s.shard(accountID)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	if s.closed.Load() {
+	if s.gate.Closed() {
 		return ErrClosed
 	}
 	if _, ok := sh.props[k]; !ok {
-		return notFound(accountID, key)
+		return NotFound(accountID, key)
 	}
 	delete(sh.props, k)
 	keys := sh.keys[accountID]
@@ -146,12 +146,12 @@ func (s *MemoryStore) Delete(ctx context.Context, accountID, key string) error {
 
 // Keys implements Store.
 func (s *MemoryStore) Keys(ctx context.Context, accountID string) ([]string, error) {
-	if err := s.admit(ctx, opKeys, accountID, "", nil); err != nil {
+	if err := s.gate.AdmitKeys(ctx, accountID); err != nil {
 		return nil, err
 	}
 	sh := s.shard(accountID)
 	sh.mu.RLock()
-	if s.closed.Load() {
+	if s.gate.Closed() {
 		sh.mu.RUnlock()
 		return nil, ErrClosed
 	}
@@ -168,7 +168,7 @@ func (s *MemoryStore) Keys(ctx context.Context, accountID string) ([]string, err
 // Close implements Store: it drops every property, after the calls in flight
 // have finished.
 func (s *MemoryStore) Close() error {
-	if s.closed.Swap(true) {
+	if !s.gate.MarkClosed() {
 		return nil
 	}
 	for i := range s.shards {

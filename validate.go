@@ -137,12 +137,3 @@ func isJSONSpace(b []byte) bool {
 	}
 	return true
 }
-
-// abbrev quotes s for an error message, shortened when it is long.
-func abbrev(s string) string {
-	const max = 64
-	if len(s) > max {
-		return fmt.Sprintf("%q…", s[:max])
-	}
-	return fmt.Sprintf("%q", s)
-}

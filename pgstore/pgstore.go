@@ -188,7 +188,7 @@ func (s *Store) Keys(ctx context.Context, accountID string) ([]string, error) {
 // Close implements userprops.Store: it waits for the calls in flight and
 // closes the connections.
 func (s *Store) Close() error {
-	if s.gate.Close() {
+	if s.gate.MarkClosed() {
 		s.pool.Close()
 	}
 	return nil

@@ -1,0 +1,189 @@
+package userprops
+
+import (
+	"context"
+	"encoding/binary"
+	"slices"
+	"sync/atomic"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// The committer of a bolt store: the one ordered path by which every change
+// reaches the file. Writers queue a boltWrite each; one goroutine takes all
+// that are queued into one transaction, syncs it once, and answers each
+// writer with its own result.
+
+// Group commit limits: writers queue up to boltQueueLen requests; one
+// transaction takes at most boltMaxBatch of them.
+const (
+	boltQueueLen = 4096
+	boltMaxBatch = 1024
+)
+
+// writeKind is what a boltWrite does.
+type writeKind uint8
+
+const (
+	// writeSet stores one property, stamping its version and time.
+	writeSet writeKind = iota + 1
+	// writeDelete removes one property, or answers ErrNotFound.
+	writeDelete
+	// writeRestore stores properties exactly as given (Restore).
+	writeRestore
+)
+
+// boltWrite is one change waiting for the committer.
+type boltWrite struct {
+	kind writeKind
+
+	// writeSet and writeDelete: the composite key, and for writeSet the
+	// record, its header stamped by the committer, and the CRC-32C of its
+	// value, computed by the writer.
+	key      []byte
+	record   []byte
+	valueCRC uint32
+
+	accountID, propKey string // for error messages
+
+	// writeRestore: composite keys and complete records, in order.
+	restore []boltEntry
+
+	// state moves once from writePending to writeTaken (by the committer)
+	// or to writeCancelled (by the caller whose context ended first).
+	state atomic.Uint32
+	done  chan struct{} // closed by the committer after status and err are set
+
+	status Status
+	err    error
+}
+
+// boltEntry is one key and record of a writeRestore.
+type boltEntry struct{ key, record []byte }
+
+const (
+	writePending uint32 = iota
+	writeTaken
+	writeCancelled
+)
+
+// write hands w to the committer and waits for its answer. A caller whose
+// context ends while w is still queued withdraws it and gets ctx.Err(); once
+// the committer has taken w, the caller waits for the commit, which is bounded
+// by one sync.
+func (s *BoltStore) write(ctx context.Context, w *boltWrite) error {
+	s.lifecycle.RLock()
+	defer s.lifecycle.RUnlock()
+	if err := s.gate.Ready(ctx); err != nil { // Close or damage may have come since admit
+		return err
+	}
+	w.done = make(chan struct{})
+	select {
+	case s.queue <- w:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	select {
+	case <-w.done:
+		return nil
+	case <-ctx.Done():
+		if w.state.CompareAndSwap(writePending, writeCancelled) {
+			return ctx.Err()
+		}
+		<-w.done
+		return nil
+	}
+}
+
+// commitLoop is the committer: it takes every write queued since the last
+// commit into one transaction, syncs it once, and answers each writer with
+// its own result. There is no delay: a new commit starts as soon as the
+// previous one is synced, so a lone writer pays one commit and no more.
+func (s *BoltStore) commitLoop() {
+	defer close(s.stopped)
+	batch := make([]*boltWrite, 0, boltMaxBatch)
+	for {
+		select {
+		case w := <-s.queue:
+			batch = append(batch[:0], w)
+		case <-s.stop:
+			// Close holds the lifecycle lock: no writer is in flight
+			// and the queue is empty.
+			return
+		}
+	drain:
+		for len(batch) < boltMaxBatch {
+			select {
+			case w := <-s.queue:
+				batch = append(batch, w)
+			default:
+				break drain
+			}
+		}
+		s.commit(batch)
+		clear(batch) // drop references for the garbage collector
+	}
+}
+
+// commit applies batch in one transaction, in queue order, and answers every
+// write. A write that fails on its own (a Delete of a missing property)
+// fails alone; if bbolt fails, the transaction is rolled back and every write
+// of the batch fails with its error (wrapping ErrCorrupt if bbolt met
+// damage).
+func (s *BoltStore) commit(batch []*boltWrite) {
+	live := slices.DeleteFunc(batch, func(w *boltWrite) bool {
+		return !w.state.CompareAndSwap(writePending, writeTaken)
+	})
+	if len(live) == 0 {
+		return
+	}
+	if s.commitTrace != nil {
+		s.commitTrace(live)
+	}
+	now := s.gate.Now().UnixNano()
+	err := s.update("commit", func(tx *bolt.Tx) error {
+		b := tx.Bucket(boltPropsBucket)
+		for _, w := range live {
+			var err error
+			if w.status, w.err, err = w.apply(b, now); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	for _, w := range live {
+		if err != nil {
+			w.status, w.err = 0, err
+		}
+		close(w.done)
+	}
+}
+
+// apply performs w in the transaction that b belongs to. It returns w's own
+// answer, and a non-nil err if bbolt failed, which must roll back the
+// transaction.
+func (w *boltWrite) apply(b *bolt.Bucket, now int64) (status Status, answer, err error) {
+	switch w.kind {
+	case writeDelete:
+		if b.Get(w.key) == nil {
+			return 0, NotFound(w.accountID, w.propKey), nil
+		}
+		return 0, nil, b.Delete(w.key)
+	case writeRestore:
+		for _, e := range w.restore {
+			if err := b.Put(e.key, e.record); err != nil {
+				return 0, nil, err
+			}
+		}
+		return 0, nil, nil
+	}
+	status, version := Created, uint64(1)
+	if old := b.Get(w.key); old != nil {
+		status = Updated
+		if len(old) >= recordHeaderLen {
+			version = binary.BigEndian.Uint64(old[0:8]) + 1
+		}
+	}
+	stampRecord(w.key, w.record, w.valueCRC, version, now)
+	return status, nil, b.Put(w.key, w.record)
+}
