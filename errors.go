@@ -78,35 +78,50 @@ var (
 // HTTPStatus returns the HTTP status code that Jira's REST API answers for err:
 // 400 for invalid input, 401, 403, 404 for a missing user or property, 405 for
 // a missing property key, 503 for a closed store, 200 for nil and 500 for
-// anything else.
+// anything else, damage and locked files included.
 func HTTPStatus(err error) int {
-	switch {
-	case err == nil:
+	if err == nil {
 		return http.StatusOK
-	case errors.Is(err, ErrUnauthorized):
-		return http.StatusUnauthorized
-	case errors.Is(err, ErrForbidden):
-		return http.StatusForbidden
-	case errors.Is(err, ErrKeyMissing):
-		return http.StatusMethodNotAllowed
-	case errors.Is(err, ErrAccountIDMissing),
-		errors.Is(err, ErrInvalidAccountID),
-		errors.Is(err, ErrKeyTooLong),
-		errors.Is(err, ErrInvalidKey),
-		errors.Is(err, ErrValueMissing),
-		errors.Is(err, ErrValueTooLarge),
-		errors.Is(err, ErrInvalidJSON):
-		return http.StatusBadRequest
-	case errors.Is(err, ErrNotFound), errors.Is(err, ErrUserNotFound):
-		return http.StatusNotFound
-	case errors.Is(err, ErrClosed):
-		return http.StatusServiceUnavailable
-	default:
-		return http.StatusInternalServerError
 	}
+	for _, row := range httpStatuses {
+		if errors.Is(err, row.err) {
+			return row.status
+		}
+	}
+	return http.StatusInternalServerError
 }
 
-// notFound returns the error for a property that does not exist.
-func notFound(accountID, key string) error {
-	return fmt.Errorf("%w: account %s has no property %s", ErrNotFound, abbrev(accountID), abbrev(key))
+// httpStatuses gives every sentinel of this file its status, first match
+// wins; a test checks that each exported Err… has a row.
+var httpStatuses = [...]struct {
+	err    error
+	status int
+}{
+	{ErrUnauthorized, http.StatusUnauthorized},
+	{ErrForbidden, http.StatusForbidden},
+	{ErrKeyMissing, http.StatusMethodNotAllowed},
+	{ErrAccountIDMissing, http.StatusBadRequest},
+	{ErrInvalidAccountID, http.StatusBadRequest},
+	{ErrKeyTooLong, http.StatusBadRequest},
+	{ErrInvalidKey, http.StatusBadRequest},
+	{ErrValueMissing, http.StatusBadRequest},
+	{ErrValueTooLarge, http.StatusBadRequest},
+	{ErrInvalidJSON, http.StatusBadRequest},
+	{ErrNotFound, http.StatusNotFound},
+	{ErrUserNotFound, http.StatusNotFound},
+	{ErrClosed, http.StatusServiceUnavailable},
+	// A server fault, not the caller's: the store file cannot be used.
+	{ErrLocked, http.StatusInternalServerError},
+	{ErrNotStore, http.StatusInternalServerError},
+	{ErrCorrupt, http.StatusInternalServerError},
+	{ErrFormatVersion, http.StatusInternalServerError},
+}
+
+// abbrev quotes s for an error message, shortened when it is long.
+func abbrev(s string) string {
+	const max = 64
+	if len(s) > max {
+		return fmt.Sprintf("%q…", s[:max])
+	}
+	return fmt.Sprintf("%q", s)
 }

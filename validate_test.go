@@ -10,8 +10,10 @@ import (
 	"unicode/utf8"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/userprops/userprops"
+	"github.com/userprops/userprops/internal/sentinels"
 )
 
 // refValue is the reference for ValidateValue, built from the standard
@@ -212,4 +214,16 @@ func TestValidateValue_StringWindows(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestHTTPStatus_EverySentinel checks that the status table has one row
+// for each exported error, so that a new error cannot be added without its
+// status.
+func TestHTTPStatus_EverySentinel(t *testing.T) {
+	declared, err := sentinels.Declared("errors.go")
+	require.NoError(t, err)
+	rows, err := sentinels.TableKeys("errors.go", "httpStatuses")
+	require.NoError(t, err)
+	require.NotEmpty(t, declared)
+	assert.Equal(t, declared, rows, "rows of httpStatuses, against the errors errors.go declares")
 }

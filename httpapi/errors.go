@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"strconv"
+	"strings"
 
 	"github.com/userprops/userprops"
 )
@@ -19,38 +20,44 @@ type errorBody struct {
 // not known. key is the property key of the request, for messages that name
 // it.
 func message(err error, key string) string {
-	switch {
-	case errors.Is(err, userprops.ErrUnauthorized):
-		return "Client must be authenticated to access this resource."
-	case errors.Is(err, userprops.ErrForbidden):
-		return "You do not have permission to access the properties of this user."
-	case errors.Is(err, userprops.ErrAccountIDMissing):
-		return "The accountId query parameter is required."
-	case errors.Is(err, userprops.ErrInvalidAccountID):
-		return "The accountId is not valid: it must be at most " +
-			strconv.Itoa(userprops.MaxAccountIDLength) + " characters of valid UTF-8 and not blank."
-	case errors.Is(err, userprops.ErrKeyMissing):
-		return "The property key must be specified."
-	case errors.Is(err, userprops.ErrKeyTooLong):
-		return "The property key is too long. Maximum length is " + strconv.Itoa(userprops.MaxKeyLength) + " characters."
-	case errors.Is(err, userprops.ErrInvalidKey):
-		return "The property key is not valid: it must be valid UTF-8 and not blank."
-	case errors.Is(err, userprops.ErrValueMissing):
-		return "The property value can not be empty."
-	case errors.Is(err, userprops.ErrValueTooLarge):
-		return "The JSON data provided for the property is too long. Maximum length is " +
-			strconv.Itoa(userprops.MaxValueBytes) + " bytes."
-	case errors.Is(err, userprops.ErrInvalidJSON):
-		return "The JSON data provided for the property is not a valid JSON."
-	case errors.Is(err, userprops.ErrUserNotFound):
-		return "The specified user does not exist in the system."
-	case errors.Is(err, userprops.ErrNotFound):
-		return "The property " + key + " does not exist."
-	case errors.Is(err, userprops.ErrClosed):
-		return "The service is shutting down."
-	default:
-		return "Internal server error."
+	for _, row := range messages {
+		if errors.Is(err, row.err) {
+			return strings.ReplaceAll(row.text, "{key}", key)
+		}
 	}
+	return internalError
+}
+
+const internalError = "Internal server error."
+
+// messages gives every sentinel of package userprops its text, first match
+// wins; "{key}" stands for the property key of the request. A test checks
+// that each exported userprops.Err… has a row.
+var messages = [...]struct {
+	err  error
+	text string
+}{
+	{userprops.ErrUnauthorized, "Client must be authenticated to access this resource."},
+	{userprops.ErrForbidden, "You do not have permission to access the properties of this user."},
+	{userprops.ErrAccountIDMissing, "The accountId query parameter is required."},
+	{userprops.ErrInvalidAccountID, "The accountId is not valid: it must be at most " +
+		strconv.Itoa(userprops.MaxAccountIDLength) + " characters of valid UTF-8 and not blank."},
+	{userprops.ErrKeyMissing, "The property key must be specified."},
+	{userprops.ErrKeyTooLong, "The property key is too long. Maximum length is " +
+		strconv.Itoa(userprops.MaxKeyLength) + " characters."},
+	{userprops.ErrInvalidKey, "The property key is not valid: it must be valid UTF-8 and not blank."},
+	{userprops.ErrValueMissing, "The property value can not be empty."},
+	{userprops.ErrValueTooLarge, "The JSON data provided for the property is too long. Maximum length is " +
+		strconv.Itoa(userprops.MaxValueBytes) + " bytes."},
+	{userprops.ErrInvalidJSON, "The JSON data provided for the property is not a valid JSON."},
+	{userprops.ErrUserNotFound, "The specified user does not exist in the system."},
+	{userprops.ErrNotFound, "The property {key} does not exist."},
+	{userprops.ErrClosed, "The service is shutting down."},
+	// Faults of the server's store: nothing a caller can act on.
+	{userprops.ErrLocked, internalError},
+	{userprops.ErrNotStore, internalError},
+	{userprops.ErrCorrupt, internalError},
+	{userprops.ErrFormatVersion, internalError},
 }
 
 // writeStoreError answers err with its status (userprops.HTTPStatus) and
@@ -68,7 +75,7 @@ func writeError(w http.ResponseWriter, status int, msg string) {
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	body, err := json.Marshal(v)
 	if err != nil {
-		status, body = http.StatusInternalServerError, []byte(`{"errorMessages":["Internal server error."],"errors":{}}`)
+		status, body = http.StatusInternalServerError, []byte(`{"errorMessages":["`+internalError+`"],"errors":{}}`)
 	}
 	writeBody(w, status, append(body, '\n'))
 }
