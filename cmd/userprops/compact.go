@@ -12,7 +12,11 @@ import (
 // never shrink on their own) and prints {"from":BYTES,"to":BYTES}.
 func compact(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	f := newFileFlags("compact", "OUT", stderr)
-	return f.withStore(args, 1, 1, func(store *userprops.BoltStore) error {
+	return f.withStore(ctx, args, 1, 1, func(st userprops.Store) error {
+		store, err := storeFile(st, f.fs.Name())
+		if err != nil {
+			return err
+		}
 		out := f.fs.Arg(0)
 		if err := store.CompactTo(ctx, out); err != nil {
 			return err

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -9,13 +10,15 @@ import (
 	"os"
 
 	"github.com/userprops/userprops"
+	"github.com/userprops/userprops/pgstore"
 )
 
-// storeFlags are the flags of the subcommands that work on a store file:
-// --db, and --account for those that work on one account.
+// storeFlags are the flags of the subcommands that work on a store: --db
+// or --postgres, and --account for those that work on one account.
 type storeFlags struct {
 	fs          *flag.FlagSet
 	db          string
+	postgres    string
 	account     string
 	needAccount bool
 }
@@ -35,7 +38,8 @@ func newFlags(name, args string, needAccount bool, stderr io.Writer) *storeFlags
 	f := &storeFlags{fs: flag.NewFlagSet(name, flag.ContinueOnError), needAccount: needAccount}
 	f.fs.SetOutput(stderr)
 	f.fs.StringVar(&f.db, "db", "userprops.db", "store `file`")
-	line := "usage: userprops " + name + " --db FILE "
+	f.fs.StringVar(&f.postgres, "postgres", "", "use the PostgreSQL database at `DSN` instead of a --db file")
+	line := "usage: userprops " + name + " [--db FILE | --postgres DSN] "
 	if needAccount {
 		f.fs.StringVar(&f.account, "account", "", "account `ID` (required)")
 		line += "--account ID "
@@ -56,6 +60,13 @@ func (f *storeFlags) parse(args []string, min, max int) error {
 	if f.needAccount && f.account == "" {
 		return usageError{"--account is required"}
 	}
+	if f.postgres != "" {
+		dbGiven := false
+		f.fs.Visit(func(fl *flag.Flag) { dbGiven = dbGiven || fl.Name == "db" })
+		if dbGiven {
+			return usageError{"give --db or --postgres, not both"}
+		}
+	}
 	if n := f.fs.NArg(); n < min || n > max {
 		return usageError{fmt.Sprintf("%s takes %d to %d arguments after its flags, got %d", f.fs.Name(), min, max, n)}
 	}
@@ -63,17 +74,28 @@ func (f *storeFlags) parse(args []string, min, max int) error {
 }
 
 // withStore parses args (between min and max positional arguments), opens
-// the existing store file and runs fn on it, closing the store after.
-func (f *storeFlags) withStore(args []string, min, max int, fn func(*userprops.BoltStore) error) error {
+// the existing store (the --db file, or the --postgres database) and runs fn
+// on it, closing the store after.
+func (f *storeFlags) withStore(ctx context.Context, args []string, min, max int, fn func(userprops.Store) error) error {
 	if err := f.parse(args, min, max); err != nil {
 		return err
 	}
-	store, err := openExisting(f.db)
+	store, err := f.open(ctx)
 	if err != nil {
 		return err
 	}
 	defer store.Close()
 	return fn(store)
+}
+
+// open opens the store the flags name, which must exist: the --postgres
+// database, or else the --db file (commands other than serve never create
+// one).
+func (f *storeFlags) open(ctx context.Context) (userprops.Store, error) {
+	if f.postgres != "" {
+		return pgstore.Open(ctx, f.postgres)
+	}
+	return openExisting(f.db)
 }
 
 // parseFlags parses args, turning flag errors into usage errors; -h prints
@@ -99,6 +121,24 @@ func openExisting(path string) (*userprops.BoltStore, error) {
 		return nil, fmt.Errorf("no store at %s: %w", path, err)
 	}
 	return userprops.OpenBolt(path)
+}
+
+// create opens the store the flags name, creating the --db file if it does
+// not exist (for the subcommands that write).
+func (f *storeFlags) create(ctx context.Context) (userprops.Store, error) {
+	if f.postgres != "" {
+		return pgstore.Open(ctx, f.postgres)
+	}
+	return userprops.OpenBolt(f.db)
+}
+
+// storeFile returns store as the store file it must be for subcommand cmd,
+// or an error saying that cmd works on files only.
+func storeFile(store userprops.Store, cmd string) (*userprops.BoltStore, error) {
+	if s, ok := store.(*userprops.BoltStore); ok {
+		return s, nil
+	}
+	return nil, usageError{cmd + " works on a store file (--db), not on a PostgreSQL database"}
 }
 
 // printJSON writes v as one line of JSON.

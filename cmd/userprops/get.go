@@ -16,7 +16,7 @@ import (
 // with the value exactly as it is stored.
 func get(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	f := newStoreFlags("get", "KEY", stderr)
-	return f.withStore(args, 1, 1, func(store *userprops.BoltStore) error {
+	return f.withStore(ctx, args, 1, 1, func(store userprops.Store) error {
 		p, err := store.Get(ctx, f.account, f.fs.Arg(0))
 		if err != nil {
 			return err

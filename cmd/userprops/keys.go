@@ -10,7 +10,7 @@ import (
 // keys prints an account's property keys: {"keys":[K,…]}.
 func keys(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	f := newStoreFlags("keys", "", stderr)
-	return f.withStore(args, 0, 0, func(store *userprops.BoltStore) error {
+	return f.withStore(ctx, args, 0, 0, func(store userprops.Store) error {
 		ks, err := store.Keys(ctx, f.account)
 		if err != nil {
 			return err

@@ -1,16 +1,21 @@
 // Command userprops serves Jira's user-property REST API from a store file and
 // administers store files directly.
 //
-//	userprops serve  [--db FILE | --postgres DSN] [--addr HOST:PORT] [--accounts FILE] [--base-url URL]
-//	userprops get    --db FILE --account ID KEY
-//	userprops set    --db FILE --account ID KEY [VALUE|-]
-//	userprops delete --db FILE --account ID KEY
-//	userprops keys   --db FILE --account ID
-//	userprops check  --db FILE                       # full consistency check
-//	userprops backup --db FILE OUT                   # consistent copy
-//	userprops compact --db FILE OUT                  # compacted copy
-//	userprops export --db FILE [OUT|-]               # JSON Lines
-//	userprops import --db FILE [--skip-invalid] IN|-
+//	userprops serve   [--db FILE | --postgres DSN] [--addr HOST:PORT] [--accounts FILE] [--base-url URL]
+//	userprops get     [--db FILE | --postgres DSN] --account ID KEY
+//	userprops set     [--db FILE | --postgres DSN] --account ID KEY [VALUE|-]
+//	userprops delete  [--db FILE | --postgres DSN] --account ID KEY
+//	userprops keys    [--db FILE | --postgres DSN] --account ID
+//	userprops check   --db FILE
+//	userprops backup  --db FILE OUT
+//	userprops compact --db FILE OUT
+//	userprops export  --db FILE [OUT|-]
+//	userprops import  --db FILE [--skip-invalid] IN|-
+//
+// serve answers Jira's REST resource; get, set, delete and keys are its four
+// operations on the command line; check verifies a whole file, backup makes a
+// consistent copy of it, compact a compacted one, and export and import move
+// properties in and out as JSON Lines.
 //
 // Output meant for programs is JSON on stdout; errors go to stderr. The exit
 // status is 0 on success, 1 when the operation fails and 2 on misuse.
@@ -23,6 +28,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 )
 
@@ -36,19 +42,47 @@ func main() {
 	os.Exit(exitCode(err))
 }
 
-const usage = `usage:
-  userprops serve  [--db FILE | --postgres DSN] [--addr HOST:PORT] [--accounts FILE] [--base-url URL]
-  userprops get    --db FILE --account ID KEY
-  userprops set    --db FILE --account ID KEY [VALUE|-]
-  userprops delete --db FILE --account ID KEY
-  userprops keys   --db FILE --account ID
-  userprops check  --db FILE
-  userprops backup --db FILE OUT
-  userprops compact --db FILE OUT
-  userprops export --db FILE [OUT|-]
-  userprops import --db FILE [--skip-invalid] IN|-
-Run 'userprops COMMAND -h' for a command's flags.
-`
+// command is one subcommand: its name, the arguments its usage line shows,
+// and what runs it. The table below yields both the usage text and the
+// dispatch, and a test checks the package documentation against it.
+type command struct {
+	name, args string
+	run        func(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error
+}
+
+// store is how the usage lines name the store a subcommand works on.
+const storeArgs = "[--db FILE | --postgres DSN]"
+
+var commands = []command{
+	{"serve", storeArgs + " [--addr HOST:PORT] [--accounts FILE] [--base-url URL]", noStdin(serve)},
+	{"get", storeArgs + " --account ID KEY", noStdin(get)},
+	{"set", storeArgs + " --account ID KEY [VALUE|-]", set},
+	{"delete", storeArgs + " --account ID KEY", noStdin(del)},
+	{"keys", storeArgs + " --account ID", noStdin(keys)},
+	{"check", "--db FILE", noStdin(check)},
+	{"backup", "--db FILE OUT", noStdin(backup)},
+	{"compact", "--db FILE OUT", noStdin(compact)},
+	{"export", "--db FILE [OUT|-]", noStdin(export)},
+	{"import", "--db FILE [--skip-invalid] IN|-", importLines},
+}
+
+// noStdin adapts a subcommand that reads no input to the table.
+func noStdin(fn func(ctx context.Context, args []string, stdout, stderr io.Writer) error) func(context.Context, []string, io.Reader, io.Writer, io.Writer) error {
+	return func(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) error {
+		return fn(ctx, args, stdout, stderr)
+	}
+}
+
+// usage is the text "userprops help" prints: a line a subcommand.
+var usage = func() string {
+	var b strings.Builder
+	b.WriteString("usage:\n")
+	for _, c := range commands {
+		fmt.Fprintf(&b, "  userprops %-7s %s\n", c.name, c.args)
+	}
+	b.WriteString("Run 'userprops COMMAND -h' for a command's flags.\n")
+	return b.String()
+}()
 
 // run runs the command line args (without the program name).
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
@@ -63,34 +97,18 @@ func dispatch(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	if len(args) == 0 {
 		return usageError{"no command given\n" + usage}
 	}
-	cmd, args := args[0], args[1:]
-	switch cmd {
-	case "serve":
-		return serve(ctx, args, stdout, stderr)
-	case "get":
-		return get(ctx, args, stdout, stderr)
-	case "set":
-		return set(ctx, args, stdin, stdout, stderr)
-	case "delete":
-		return del(ctx, args, stdout, stderr)
-	case "keys":
-		return keys(ctx, args, stdout, stderr)
-	case "check":
-		return check(ctx, args, stdout, stderr)
-	case "backup":
-		return backup(ctx, args, stdout, stderr)
-	case "compact":
-		return compact(ctx, args, stdout, stderr)
-	case "export":
-		return export(ctx, args, stdout, stderr)
-	case "import":
-		return importLines(ctx, args, stdin, stdout, stderr)
+	name, args := args[0], args[1:]
+	switch name {
 	case "help", "-h", "-help", "--help":
 		_, err := io.WriteString(stdout, usage)
 		return err
-	default:
-		return usageError{fmt.Sprintf("unknown command %q\n%s", cmd, usage)}
 	}
+	for _, c := range commands {
+		if c.name == name {
+			return c.run(ctx, args, stdin, stdout, stderr)
+		}
+	}
+	return usageError{fmt.Sprintf("unknown command %q\n%s", name, usage)}
 }
 
 // usageError is a command line the program cannot run: exit status 2.

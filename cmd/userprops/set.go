@@ -31,7 +31,7 @@ func set(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	if err := userprops.ValidateValue(value); err != nil {
 		return err
 	}
-	store, err := userprops.OpenBolt(f.db)
+	store, err := f.create(ctx)
 	if err != nil {
 		return err
 	}
