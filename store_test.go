@@ -17,9 +17,17 @@ func TestMemory(t *testing.T) {
 }
 
 func TestBolt(t *testing.T) {
-	storetest.Run(t, func(t *testing.T, opts ...userprops.Option) userprops.Store {
-		s, err := userprops.OpenBolt(filepath.Join(t.TempDir(), "props.db"), opts...)
+	openAt := func(t *testing.T, path string, opts ...userprops.Option) userprops.Store {
+		s, err := userprops.OpenBolt(path, opts...)
 		require.NoError(t, err)
 		return s
+	}
+	storetest.RunHarness(t, storetest.Harness{
+		Open: func(t *testing.T, opts ...userprops.Option) userprops.Store {
+			return openAt(t, filepath.Join(t.TempDir(), "props.db"), opts...)
+		},
+		Reopen: func(t *testing.T, st userprops.Store, opts ...userprops.Option) userprops.Store {
+			return openAt(t, st.(*userprops.BoltStore).Path(), opts...)
+		},
 	})
 }

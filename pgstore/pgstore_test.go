@@ -29,10 +29,26 @@ func open(t *testing.T, dsn string, opts ...userprops.Option) *pgstore.Store {
 
 func TestPostgres(t *testing.T) {
 	pgtest.Require(t)
-	storetest.Run(t, func(t *testing.T, opts ...userprops.Option) userprops.Store {
-		s, err := pgstore.Open(context.Background(), pgtest.Schema(t), opts...)
+	var mu sync.Mutex
+	dsns := map[userprops.Store]string{} // the schema of each store
+	openAt := func(t *testing.T, dsn string, opts ...userprops.Option) userprops.Store {
+		s, err := pgstore.Open(context.Background(), dsn, opts...)
 		require.NoError(t, err)
+		mu.Lock()
+		defer mu.Unlock()
+		dsns[s] = dsn
 		return s
+	}
+	storetest.RunHarness(t, storetest.Harness{
+		Open: func(t *testing.T, opts ...userprops.Option) userprops.Store {
+			return openAt(t, pgtest.Schema(t), opts...)
+		},
+		Reopen: func(t *testing.T, st userprops.Store, opts ...userprops.Option) userprops.Store {
+			mu.Lock()
+			dsn := dsns[st]
+			mu.Unlock()
+			return openAt(t, dsn, opts...)
+		},
 	})
 }
 
