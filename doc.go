@@ -38,4 +38,17 @@
 // ForActor adds Jira's permission rules (administrators act on any account,
 // others only on their own), and HTTPStatus maps every error to the status
 // Jira's REST API answers with.
+//
+// # Options
+//
+// Options that name no backend (WithDirectory, WithClock) apply to every
+// store. An option for one backend (WithLockTimeout for OpenBolt) is ignored
+// by the others, so one list of options opens any store.
+//
+// # Writing a backend
+//
+// Gate, NotFound, BackendOption and BackendSettings are for backend
+// implementers, not for applications: a backend calls its Gate first in every
+// method, so that Jira's rules are enforced by this package's code alone, and
+// proves itself with storetest.
 package userprops
