@@ -10,7 +10,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
 
 	"github.com/userprops/userprops"
 	"github.com/userprops/userprops/internal/sentinels"
@@ -220,10 +219,5 @@ func TestValidateValue_StringWindows(t *testing.T) {
 // for each exported error, so that a new error cannot be added without its
 // status.
 func TestHTTPStatus_EverySentinel(t *testing.T) {
-	declared, err := sentinels.Declared("errors.go")
-	require.NoError(t, err)
-	rows, err := sentinels.TableKeys("errors.go", "httpStatuses")
-	require.NoError(t, err)
-	require.NotEmpty(t, declared)
-	assert.Equal(t, declared, rows, "rows of httpStatuses, against the errors errors.go declares")
+	sentinels.RequireRows(t, "errors.go", "errors.go", "httpStatuses")
 }

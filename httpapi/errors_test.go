@@ -3,9 +3,6 @@ package httpapi
 import (
 	"testing"
 
-	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
-
 	"github.com/userprops/userprops/internal/sentinels"
 )
 
@@ -13,10 +10,5 @@ import (
 // each exported error of package userprops, so that a new error cannot be
 // added without Jira's wording for it.
 func TestMessages_EverySentinel(t *testing.T) {
-	declared, err := sentinels.Declared("../errors.go")
-	require.NoError(t, err)
-	rows, err := sentinels.TableKeys("errors.go", "messages")
-	require.NoError(t, err)
-	require.NotEmpty(t, declared)
-	assert.Equal(t, declared, rows, "rows of messages, against the errors package userprops declares")
+	sentinels.RequireRows(t, "../errors.go", "errors.go", "messages")
 }

@@ -20,15 +20,11 @@ func backup(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if _, err := os.Lstat(out); err == nil {
 		return fmt.Errorf("%s exists: back up into a new file", out)
 	}
-	st, err := f.open(ctx)
+	store, err := openExisting(f.db)
 	if err != nil {
 		return err
 	}
-	defer st.Close()
-	store, err := storeFile(st, f.fs.Name())
-	if err != nil {
-		return err
-	}
+	defer store.Close()
 
 	n, err := writeFileAtomically(out, func(w io.Writer) (int64, error) { return store.Backup(ctx, w) })
 	if err != nil {

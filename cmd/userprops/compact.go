@@ -12,11 +12,7 @@ import (
 // never shrink on their own) and prints {"from":BYTES,"to":BYTES}.
 func compact(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	f := newFileFlags("compact", "OUT", stderr)
-	return f.withStore(ctx, args, 1, 1, func(st userprops.Store) error {
-		store, err := storeFile(st, f.fs.Name())
-		if err != nil {
-			return err
-		}
+	return f.withFile(args, 1, 1, func(store *userprops.BoltStore) error {
 		out := f.fs.Arg(0)
 		if err := store.CompactTo(ctx, out); err != nil {
 			return err

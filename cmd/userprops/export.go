@@ -15,11 +15,7 @@ import (
 // with a progress line on stderr during long runs.
 func export(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	f := newFileFlags("export", "[OUT|-]", stderr)
-	return f.withStore(ctx, args, 0, 1, func(st userprops.Store) error {
-		store, err := storeFile(st, f.fs.Name())
-		if err != nil {
-			return err
-		}
+	return f.withFile(args, 0, 1, func(store *userprops.BoltStore) error {
 		write := func(w io.Writer) (int64, error) {
 			bw := bufio.NewWriterSize(w, 1<<16)
 			prog := newProgress(stderr, "exported properties")
@@ -43,10 +39,10 @@ func export(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 			if _, err := os.Lstat(out); err == nil {
 				return fmt.Errorf("%s exists: export into a new file", out)
 			}
-			_, err = writeFileAtomically(out, write)
+			_, err := writeFileAtomically(out, write)
 			return err
 		}
-		_, err = write(stdout)
+		_, err := write(stdout)
 		return err
 	})
 }

@@ -29,18 +29,23 @@ func newStoreFlags(name, args string, stderr io.Writer) *storeFlags {
 	return newFlags(name, args, true, stderr)
 }
 
-// newFileFlags returns the flags of a subcommand on a whole store file.
+// newFileFlags returns the flags of a subcommand on a whole store file
+// (--db only: these work on the file itself).
 func newFileFlags(name, args string, stderr io.Writer) *storeFlags {
 	return newFlags(name, args, false, stderr)
 }
 
+// newFlags returns the flags of subcommand name: those on one account
+// (needAccount) work on any store, --db or --postgres; the others on a store
+// file.
 func newFlags(name, args string, needAccount bool, stderr io.Writer) *storeFlags {
 	f := &storeFlags{fs: flag.NewFlagSet(name, flag.ContinueOnError), needAccount: needAccount}
 	f.fs.SetOutput(stderr)
 	f.fs.StringVar(&f.db, "db", "userprops.db", "store `file`")
-	f.fs.StringVar(&f.postgres, "postgres", "", "use the PostgreSQL database at `DSN` instead of a --db file")
-	line := "usage: userprops " + name + " [--db FILE | --postgres DSN] "
+	line := "usage: userprops " + name + " --db FILE "
 	if needAccount {
+		f.fs.StringVar(&f.postgres, "postgres", "", "use the PostgreSQL database at `DSN` instead of a --db file")
+		line = "usage: userprops " + name + " [--db FILE | --postgres DSN] "
 		f.fs.StringVar(&f.account, "account", "", "account `ID` (required)")
 		line += "--account ID "
 	}
@@ -81,6 +86,20 @@ func (f *storeFlags) withStore(ctx context.Context, args []string, min, max int,
 		return err
 	}
 	store, err := f.open(ctx)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	return fn(store)
+}
+
+// withFile parses args (between min and max positional arguments), opens
+// the existing store file and runs fn on it, closing the store after.
+func (f *storeFlags) withFile(args []string, min, max int, fn func(*userprops.BoltStore) error) error {
+	if err := f.parse(args, min, max); err != nil {
+		return err
+	}
+	store, err := openExisting(f.db)
 	if err != nil {
 		return err
 	}
@@ -130,15 +149,6 @@ func (f *storeFlags) create(ctx context.Context) (userprops.Store, error) {
 		return pgstore.Open(ctx, f.postgres)
 	}
 	return userprops.OpenBolt(f.db)
-}
-
-// storeFile returns store as the store file it must be for subcommand cmd,
-// or an error saying that cmd works on files only.
-func storeFile(store userprops.Store, cmd string) (*userprops.BoltStore, error) {
-	if s, ok := store.(*userprops.BoltStore); ok {
-		return s, nil
-	}
-	return nil, usageError{cmd + " works on a store file (--db), not on a PostgreSQL database"}
 }
 
 // printJSON writes v as one line of JSON.

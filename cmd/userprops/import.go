@@ -55,15 +55,11 @@ func importLines(ctx context.Context, args []string, stdin io.Reader, stdout, st
 		return fmt.Errorf("%d of %d lines are invalid; nothing imported (--skip-invalid imports the others)", len(bad), total)
 	}
 
-	st, err := f.create(ctx)
+	store, err := userprops.OpenBolt(f.db)
 	if err != nil {
 		return err
 	}
-	defer st.Close()
-	store, err := storeFile(st, f.fs.Name())
-	if err != nil {
-		return err
-	}
+	defer store.Close()
 	if _, err := in.Seek(0, io.SeekStart); err != nil {
 		return err
 	}

@@ -10,6 +10,7 @@ import (
 	"go/token"
 	"slices"
 	"strings"
+	"testing"
 )
 
 // Declared returns the names of the exported package-level variables of the
@@ -79,4 +80,24 @@ func TableKeys(path, table string) ([]string, error) {
 	}
 	slices.Sort(keys)
 	return keys, nil
+}
+
+// RequireRows fails t unless the rows of table in tableFile are keyed by
+// exactly the errors that errorsFile declares, one row each.
+func RequireRows(t testing.TB, errorsFile, tableFile, table string) {
+	t.Helper()
+	declared, err := Declared(errorsFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows, err := TableKeys(tableFile, table)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(declared) == 0 {
+		t.Fatalf("%s declares no Err… variables", errorsFile)
+	}
+	if !slices.Equal(declared, rows) {
+		t.Errorf("the rows of %s (%s) are keyed by\n\t%v\nbut %s declares\n\t%v", table, tableFile, rows, errorsFile, declared)
+	}
 }
