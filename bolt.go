@@ -7,9 +7,13 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
+	"hash/fnv"
+	"math"
 	"os"
 	"runtime/debug"
+	"strconv"
 	"sync"
+	"syscall"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -110,10 +114,11 @@ var _ Store = (*BoltStore)(nil)
 // both cases the file is left untouched.
 func OpenBolt(path string, opts ...Option) (*BoltStore, error) {
 	cfg := newBoltConfig(opts)
-	if err := checkBoltHeader(path); err != nil {
+	exists, err := checkBoltPath(path)
+	if err != nil {
 		return nil, err
 	}
-	db, err := openBoltDB(path, cfg.lockTimeout)
+	db, err := openBoltDB(path, exists, cfg)
 	switch {
 	case errors.Is(err, berrors.ErrTimeout):
 		return nil, fmt.Errorf("%w: %s: still held after %v", ErrLocked, path, cfg.lockTimeout)
@@ -124,6 +129,7 @@ func OpenBolt(path string, opts ...Option) (*BoltStore, error) {
 	case err != nil:
 		return nil, fmt.Errorf("userprops: opening %s: %w", path, err)
 	}
+	db.AllocSize = growthStep(0) // the committer adjusts it to the file's size (see growthStep)
 	s := &BoltStore{
 		gate:    NewGate(opts...),
 		db:      db,
@@ -145,16 +151,22 @@ func OpenBolt(path string, opts ...Option) (*BoltStore, error) {
 // otherwise.
 const DefaultLockTimeout = 3 * time.Second
 
+// DefaultMmapSize is the size of the memory map OpenBolt reserves for a
+// store file unless WithMmapSize says otherwise: 1 GiB on 64-bit platforms,
+// 256 MiB on 32-bit ones. See WithMmapSize.
+const DefaultMmapSize = 1 << (28 + 2*(strconv.IntSize/64))
+
 // boltConfig holds the settings of OpenBolt that only a bolt store reads.
 type boltConfig struct {
 	lockTimeout time.Duration
+	mmapSize    int
 }
 
 // boltSetting is a bolt-only Option's setting (see BackendOption).
 type boltSetting func(*boltConfig)
 
 func newBoltConfig(opts []Option) boltConfig {
-	c := boltConfig{lockTimeout: DefaultLockTimeout}
+	c := boltConfig{lockTimeout: DefaultLockTimeout, mmapSize: DefaultMmapSize}
 	for _, set := range BackendSettings[boltSetting](opts) {
 		set(&c)
 	}
@@ -173,16 +185,49 @@ func WithLockTimeout(d time.Duration) Option {
 	}))
 }
 
-// openBoltDB opens the bbolt file. bbolt reads the meta and freelist pages
-// while it opens, and panics or faults on some damage; that is contained
-// here and reported as ErrCorrupt, after closing the file (which releases its
-// lock).
-func openBoltDB(path string, lockTimeout time.Duration) (db *bolt.DB, err error) {
+// WithMmapSize sets how many bytes of address space OpenBolt reserves for
+// the store file's memory map; the default is DefaultMmapSize.
+//
+// bbolt reads the file through one memory map, and must replace it when a
+// commit grows the file past it. Replacing it waits for every read in
+// progress (a Get, a Keys, and the whole of a ForEach, Backup or Check), and
+// while it waits every other call waits too. Within the reserved size that
+// never happens: reads and writes go on side by side, a Backup to a slow
+// writer included. Past it, the map is replaced at each doubling (each 1 GiB
+// step past 1 GiB), and a long read at that moment holds up the store until
+// it ends; a write whose context ends meanwhile returns ErrOutcomeUnknown.
+// Reserve more than the file will ever hold to rule that out.
+//
+// The reservation costs address space, not memory: pages of the file are
+// read in, and count in the process's resident size, only as they are used,
+// and nothing is reserved on disk. It is a bolt option: other stores ignore
+// it. n below the file's size has no effect.
+func WithMmapSize(n int) Option {
+	return BackendOption(boltSetting(func(c *boltConfig) {
+		if n >= 0 {
+			c.mmapSize = n
+		}
+	}))
+}
+
+// openBoltDB opens the bbolt file at path, which checkBoltPath has
+// inspected: exists says whether it was there. bbolt reads the meta and
+// freelist pages while it opens, and panics or faults on some damage; that
+// is contained here and reported as ErrCorrupt, after unmapping and closing
+// the file, which releases its lock.
+//
+// The file bbolt opens is checked again through its descriptor, so that a
+// path swapped after checkBoltPath cannot make it block on a FIFO or write
+// elsewhere: a path that did not exist is created exclusively (O_EXCL, which
+// follows no link), and what is opened must be a regular file. A new or
+// empty file gets mode 0600, whatever the umask or its old mode.
+func openBoltDB(path string, exists bool, cfg boltConfig) (db *bolt.DB, err error) {
 	var file *os.File
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	defer func() {
 		if r := recover(); r != nil {
 			if file != nil {
+				releaseMapping(file)
 				file.Close()
 			}
 			db, err = nil, fmt.Errorf("%w: %s: bbolt failed to open it: %v", ErrCorrupt, path, r)
@@ -191,62 +236,202 @@ func openBoltDB(path string, lockTimeout time.Duration) (db *bolt.DB, err error)
 	return bolt.Open(path, 0o600, &bolt.Options{
 		// bbolt polls the lock every boltLockPoll and gives up one poll
 		// before its timeout; adding one makes it wait the full time.
-		Timeout:      lockTimeout + boltLockPoll,
-		FreelistType: bolt.FreelistMapType,
-		OpenFile: func(name string, flag int, mode os.FileMode) (*os.File, error) {
-			f, err := os.OpenFile(name, flag, mode)
+		Timeout:         cfg.lockTimeout + boltLockPoll,
+		FreelistType:    bolt.FreelistMapType,
+		InitialMmapSize: cfg.mmapSize,
+		OpenFile: func(name string, flag int, _ os.FileMode) (*os.File, error) {
+			if exists {
+				flag &^= os.O_CREATE
+			} else {
+				flag |= os.O_EXCL
+			}
+			f, err := os.OpenFile(name, flag|syscall.O_NONBLOCK, 0o600)
+			if err != nil {
+				return nil, err
+			}
+			if err := ownFile(f); err != nil {
+				f.Close()
+				return nil, err
+			}
 			file = f
-			return f, err
+			return f, nil
 		},
 	})
 }
 
-// checkBoltHeader refuses an existing, non-empty file that does not start
-// like a bbolt file, before bbolt maps it: bbolt would otherwise guess a page
-// size for it and could fault reading past the end of a short file. A meta
-// page starts with a 16-byte page header; the meta that follows begins with
-// the magic number and holds the page size at byte 24, in native
-// (little-endian on every platform bbolt supports here) byte order. The first
-// meta page is at offset 0, the second one page later; bbolt can open a file
-// with either intact.
-func checkBoltHeader(path string) error {
-	f, err := os.Open(path)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("userprops: opening %s: %w", path, err)
-	}
-	defer f.Close()
+// ownFile checks that f, just opened as a store, is a regular file, and
+// gives it mode 0600 if it is empty (a new store).
+func ownFile(f *os.File) error {
 	info, err := f.Stat()
 	if err != nil {
-		return fmt.Errorf("userprops: opening %s: %w", path, err)
-	}
-	if info.Size() == 0 {
-		return nil
+		return err
 	}
 	if !info.Mode().IsRegular() {
-		return fmt.Errorf("%w: %s is not a regular file", ErrNotStore, path)
+		return fmt.Errorf("%w: %s is not a regular file (%v)", ErrNotStore, f.Name(), info.Mode().Type())
 	}
-	const boltMagic = 0xED0CDAED
-	meta := func(off int64) (pageSize int64, ok bool) {
-		var head [28]byte
-		if _, err := f.ReadAt(head[:], off); err != nil {
-			return 0, false
+	if info.Size() == 0 && info.Mode().Perm() != 0o600 {
+		return f.Chmod(0o600)
+	}
+	return nil
+}
+
+// checkBoltPath inspects what is at path before anything opens it, and
+// reports whether a file exists there. It refuses, leaving them untouched:
+// a dangling symbolic link (OpenBolt would create the link's target, which
+// may be anywhere), anything but a regular file (a FIFO would block the
+// open), and an existing, non-empty file that does not start like a bbolt
+// file or is shorter than its meta page says (bbolt would map it and fault
+// reading past its end). A link to an existing file is followed.
+//
+// A meta page starts with a 16-byte page header; the meta that follows holds,
+// in native (little-endian on every platform bbolt supports here) byte order,
+// the magic number at byte 16, the page size at 24, the freelist's page at
+// 48, the page count (high water mark) at 56, the transaction ID at 64 and an FNV-64a checksum of
+// bytes 16 to 72 at 72. The first meta page is at offset 0, the second one
+// page later; bbolt opens the file with the valid one of the higher
+// transaction ID, so that is the one whose page count must fit in the file.
+func checkBoltPath(path string) (exists bool, err error) {
+	if info, err := os.Lstat(path); err == nil && info.Mode()&os.ModeSymlink != 0 {
+		if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+			target, _ := os.Readlink(path)
+			return false, fmt.Errorf("%w: %s is a symbolic link to %s, which does not exist; "+
+				"a store is never created through a link (create it at the link's target, or remove the link)",
+				ErrNotStore, path, target)
 		}
-		return int64(binary.LittleEndian.Uint32(head[24:28])), binary.LittleEndian.Uint32(head[16:20]) == boltMagic
 	}
-	pageSize, ok := meta(0)
-	if !ok {
+	info, err := os.Stat(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("userprops: opening %s: %w", path, err)
+	}
+	if !info.Mode().IsRegular() {
+		return true, fmt.Errorf("%w: %s is not a regular file (%v)", ErrNotStore, path, info.Mode().Type())
+	}
+	// O_NONBLOCK: should the path become a FIFO after the Stat, the open
+	// must not wait for a writer; ownFile then refuses it.
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return true, fmt.Errorf("userprops: opening %s: %w", path, err)
+	}
+	defer f.Close()
+	if info, err = f.Stat(); err != nil {
+		return true, fmt.Errorf("userprops: opening %s: %w", path, err)
+	}
+	if !info.Mode().IsRegular() {
+		return true, fmt.Errorf("%w: %s is not a regular file (%v)", ErrNotStore, path, info.Mode().Type())
+	}
+	if info.Size() == 0 {
+		return true, nil
+	}
+	return true, checkBoltMeta(f, path, info.Size())
+}
+
+// boltMeta is what checkBoltMeta reads of a meta page.
+type boltMeta struct {
+	magicOK         bool
+	valid           bool // the checksum holds
+	pageSize, pages int64
+	freelist, txid  uint64
+}
+
+// checkBoltMeta checks the meta pages of the non-empty file f of size bytes
+// (see checkBoltPath).
+func checkBoltMeta(f *os.File, path string, size int64) error {
+	const boltMagic = 0xED0CDAED
+	read := func(off int64) (m boltMeta) {
+		var head [80]byte
+		if _, err := f.ReadAt(head[:], off); err != nil {
+			return m
+		}
+		le := binary.LittleEndian
+		sum := fnv.New64a()
+		sum.Write(head[16:72])
+		return boltMeta{
+			magicOK:  le.Uint32(head[16:20]) == boltMagic,
+			valid:    le.Uint32(head[16:20]) == boltMagic && le.Uint64(head[72:80]) == sum.Sum64(),
+			pageSize: int64(le.Uint32(head[24:28])),
+			freelist: le.Uint64(head[48:56]),
+			pages:    int64(le.Uint64(head[56:64])),
+			txid:     le.Uint64(head[64:72]),
+		}
+	}
+	first := read(0)
+	pageSize := first.pageSize
+	if !first.magicOK {
 		// The first meta page may be damaged; bbolt finds the second one
 		// at the default page size.
 		pageSize = 4096
-		if _, ok := meta(pageSize); !ok {
-			return fmt.Errorf("%w: %s does not start with a bbolt header", ErrNotStore, path)
-		}
 	}
-	if pageSize < 512 || pageSize > 1<<24 || info.Size() < 2*pageSize {
-		return fmt.Errorf("%w: %s is truncated (size %d, page size %d)", ErrCorrupt, path, info.Size(), pageSize)
+	second := read(pageSize)
+	if !first.magicOK && !second.magicOK {
+		return fmt.Errorf("%w: %s does not start with a bbolt header", ErrNotStore, path)
+	}
+	if pageSize < 512 || pageSize > 1<<24 || size < 2*pageSize {
+		return fmt.Errorf("%w: %s is truncated (size %d, page size %d)", ErrCorrupt, path, size, pageSize)
+	}
+	used := first
+	if !used.valid || second.valid && second.txid > used.txid {
+		used = second
+	}
+	if !used.valid {
+		return nil // bbolt refuses it with ErrChecksum
+	}
+	if used.pages < 2 || used.pages > size/pageSize {
+		return fmt.Errorf("%w: %s is truncated: its meta page counts %d pages of %d bytes, the file holds %d bytes",
+			ErrCorrupt, path, used.pages, pageSize, size)
+	}
+	if err := checkBoltFreelist(f, used, pageSize); err != nil {
+		return fmt.Errorf("%w: %s: %v", ErrCorrupt, path, err)
+	}
+	return nil
+}
+
+// checkBoltFreelist checks the freelist page that the meta m names before
+// bbolt reads it while it opens the file: bbolt trusts its entry count, and
+// a damaged one makes it allocate that many entries (terabytes: the process
+// dies, beyond any recovery) or read past its map. The page must be a
+// freelist page, lie within the file's page count with its overflow, hold
+// the entries it counts, and every entry must name a page below that count.
+// Its layout: page ID (8 bytes), flags (2; 0x10 for a freelist), count (2;
+// 0xFFFF means the count is the first entry), overflow pages (4), then the
+// page IDs, 8 bytes each.
+func checkBoltFreelist(f *os.File, m boltMeta, pageSize int64) error {
+	if m.freelist == math.MaxUint64 { // bbolt's "no freelist" (NoFreelistSync)
+		return nil
+	}
+	if m.freelist < 2 || m.freelist >= uint64(m.pages) {
+		return fmt.Errorf("freelist page %d is outside the %d pages", m.freelist, m.pages)
+	}
+	var head [24]byte
+	if _, err := f.ReadAt(head[:], int64(m.freelist)*pageSize); err != nil {
+		return fmt.Errorf("reading freelist page %d: %v", m.freelist, err)
+	}
+	le := binary.LittleEndian
+	flags, count, overflow := le.Uint16(head[8:10]), uint64(le.Uint16(head[10:12])), uint64(le.Uint32(head[12:16]))
+	if flags != 0x10 {
+		return fmt.Errorf("page %d is not a freelist page (flags %#x)", m.freelist, flags)
+	}
+	if m.freelist+overflow >= uint64(m.pages) {
+		return fmt.Errorf("freelist page %d runs %d pages past the %d pages", m.freelist, overflow, m.pages)
+	}
+	first := int64(16)
+	if count == 0xFFFF {
+		count, first = le.Uint64(head[16:24]), 24
+	}
+	span := int64(overflow+1) * pageSize
+	if count > uint64(span-first)/8 {
+		return fmt.Errorf("freelist page %d counts %d entries, its %d bytes hold at most %d", m.freelist, count, span, (span-first)/8)
+	}
+	ids := make([]byte, count*8)
+	if _, err := f.ReadAt(ids, int64(m.freelist)*pageSize+first); err != nil {
+		return fmt.Errorf("reading freelist page %d: %v", m.freelist, err)
+	}
+	for i := 0; i < len(ids); i += 8 {
+		if id := le.Uint64(ids[i:]); id < 2 || id >= uint64(m.pages) {
+			return fmt.Errorf("freelist page %d lists page %d, outside the %d pages", m.freelist, id, m.pages)
+		}
 	}
 	return nil
 }
