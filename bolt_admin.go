@@ -119,7 +119,8 @@ func (s *BoltStore) ForEach(ctx context.Context, fn func(Property) error) error 
 // Restore writes props in one transaction and returns once it is synced,
 // each property exactly as given (Value, Version and UpdatedAt), replacing
 // whatever is stored under the same account and key. Every property is first
-// checked with the rules of Set, and its Version must be at least 1; if one
+// checked with the rules of Set, and its Version must be from 1 to
+// MaxVersion; if one
 // fails, nothing is written and the error names it. Restore is an
 // administrative operation: it does not consult the Directory. It goes
 // through the committer, in order with Sets and Deletes, and like them is
@@ -148,8 +149,8 @@ func checkRestorable(p Property) error {
 	if err := ValidateProperty(p); err != nil {
 		return err
 	}
-	if p.Version == 0 {
-		return fmt.Errorf("userprops: version 0: versions start at 1")
+	if p.Version == 0 || p.Version > MaxVersion {
+		return fmt.Errorf("userprops: version %d: versions run from 1 to %d", p.Version, MaxVersion)
 	}
 	return nil
 }

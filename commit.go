@@ -3,6 +3,7 @@ package userprops
 import (
 	"context"
 	"encoding/binary"
+	"fmt"
 	"slices"
 	"sync/atomic"
 
@@ -142,6 +143,7 @@ func (s *BoltStore) commit(batch []*boltWrite) {
 	}
 	now := s.gate.Now().UnixNano()
 	err := s.update("commit", func(tx *bolt.Tx) error {
+		s.db.AllocSize = growthStep(tx.Size())
 		b := tx.Bucket(boltPropsBucket)
 		for _, w := range live {
 			var err error
@@ -157,6 +159,16 @@ func (s *BoltStore) commit(batch []*boltWrite) {
 		}
 		close(w.done)
 	}
+}
+
+// growthStep is how much a commit that must grow the file adds beyond what
+// it needs, for a file of size bytes: as much as the file holds, from 32 KiB
+// to 16 MiB. bbolt's own rule is to grow to its map size while that is below
+// 16 MiB; with the large map a store reserves (WithMmapSize) that would make
+// every file 16 MiB at its first growth. Growing by the file's own size keeps
+// files as small as they were, at one extra sync per doubling.
+func growthStep(size int64) int {
+	return int(min(max(size, 32<<10), 16<<20))
 }
 
 // apply performs w in the transaction that b belongs to. It returns w's own
@@ -182,6 +194,10 @@ func (w *boltWrite) apply(b *bolt.Bucket, now int64) (status Status, answer, err
 		status = Updated
 		if len(old) >= recordHeaderLen {
 			version = binary.BigEndian.Uint64(old[0:8]) + 1
+		}
+		if version > MaxVersion || version == 0 {
+			return 0, fmt.Errorf("userprops: account %s, key %s: the property is at the largest version, %d; delete it to start again at 1",
+				abbrev(w.accountID), abbrev(w.propKey), MaxVersion), nil
 		}
 	}
 	stampRecord(w.key, w.record, w.valueCRC, version, now)

@@ -2,6 +2,7 @@ package userprops
 
 import (
 	"encoding/json"
+	"math"
 	"net/http"
 	"strconv"
 	"time"
@@ -25,6 +26,13 @@ type Property struct {
 	// durable store commits together share one time.
 	UpdatedAt time.Time
 }
+
+// MaxVersion is the largest Property.Version: the largest version every
+// backend can hold (PostgreSQL's bigint is signed). Restore refuses larger
+// versions, and a Set that would pass it fails and changes nothing, so a
+// version never wraps to 0. At a billion updates a second it takes 292
+// years to reach.
+const MaxVersion uint64 = math.MaxInt64
 
 // Status tells whether Set created a property or updated an existing one.
 type Status int
