@@ -68,9 +68,11 @@ func (s *BoltStore) Check(ctx context.Context) error {
 
 // Backup writes a consistent copy of the store file to w while the store
 // stays in use: it is the file as of one moment, taken in a read
-// transaction, so writes committed during the copy are not in it (and are not
-// held up by it). The copy opens with OpenBolt. Backup returns the number of
-// bytes written.
+// transaction, so writes committed during the copy are not in it. However
+// slow w is, writes and reads go on beside it while the file stays within
+// its memory map (WithMmapSize); past that, a commit that must replace the
+// map waits for the copy to end. The copy opens with OpenBolt. Backup
+// returns the number of bytes written.
 func (s *BoltStore) Backup(ctx context.Context, w io.Writer) (n int64, err error) {
 	if err := s.gate.Ready(ctx); err != nil {
 		return 0, err
@@ -87,7 +89,10 @@ func (s *BoltStore) Backup(ctx context.Context, w io.Writer) (n int64, err error
 // account (accounts ordered by the length of their ID, then byte-wise), each
 // account's in the byte order of their keys. Every record's checksum is
 // verified (ErrCorrupt). The Property passed to fn is fn's to keep. ForEach
-// stops at the first error fn returns and returns it.
+// stops at the first error fn returns and returns it. fn may call the store,
+// writes included; as with Backup, a write that makes the file outgrow its
+// memory map waits for ForEach to end, so give such writes a deadline (they
+// then return ErrOutcomeUnknown rather than wait).
 func (s *BoltStore) ForEach(ctx context.Context, fn func(Property) error) error {
 	if err := s.gate.Ready(ctx); err != nil {
 		return err

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"sync/atomic"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -68,10 +69,17 @@ const (
 	writeCancelled
 )
 
+// outcomeWait bounds how long a writer whose context has ended waits for a
+// commit that has already taken its write. A commit normally ends within one
+// sync; it waits longer only when bbolt must replace its memory map and a
+// long read holds the old one (see WithMmapSize).
+const outcomeWait = 500 * time.Millisecond
+
 // write hands w to the committer and waits for its answer. A caller whose
-// context ends while w is still queued withdraws it and gets ctx.Err(); once
-// the committer has taken w, the caller waits for the commit, which is bounded
-// by one sync.
+// context ends while w is still queued withdraws it and gets ctx.Err(): the
+// write is not made. Once the committer has taken w, the caller waits for
+// the commit, and if its context has ended, at most outcomeWait more; past
+// that it gets ErrOutcomeUnknown, and the commit goes on without it.
 func (s *BoltStore) write(ctx context.Context, w *boltWrite) error {
 	s.lifecycle.RLock()
 	defer s.lifecycle.RUnlock()
@@ -91,8 +99,15 @@ func (s *BoltStore) write(ctx context.Context, w *boltWrite) error {
 		if w.state.CompareAndSwap(writePending, writeCancelled) {
 			return ctx.Err()
 		}
-		<-w.done
+	}
+	t := time.NewTimer(outcomeWait)
+	defer t.Stop()
+	select {
+	case <-w.done:
 		return nil
+	case <-t.C:
+		return fmt.Errorf("%w: %s: the write was being committed when its context ended (%v), and the commit had not ended %v later",
+			ErrOutcomeUnknown, s.path, context.Cause(ctx), outcomeWait)
 	}
 }
 

@@ -54,6 +54,14 @@ var (
 	// ErrClosed is returned by every call on a store after Close.
 	ErrClosed = errors.New("userprops: store is closed")
 
+	// ErrOutcomeUnknown is returned by a write (Set, Delete, Restore)
+	// whose context ended after the store had taken it, when the store
+	// cannot tell within a bounded time whether the change was made: it may
+	// be there or not, and a later read tells. It never wraps the
+	// context's error, so that errors.Is(err, context.Canceled) and
+	// context.DeadlineExceeded keep meaning that the write was not made.
+	ErrOutcomeUnknown = errors.New("userprops: the outcome of the write is unknown")
+
 	// ErrLocked is returned when a store file is held by another handle
 	// (in this process or another) for longer than the lock timeout.
 	ErrLocked = errors.New("userprops: store file is locked by another handle")
@@ -110,7 +118,9 @@ var httpStatuses = [...]struct {
 	{ErrNotFound, http.StatusNotFound},
 	{ErrUserNotFound, http.StatusNotFound},
 	{ErrClosed, http.StatusServiceUnavailable},
-	// A server fault, not the caller's: the store file cannot be used.
+	// A server fault, not the caller's: the store file cannot be used, or
+	// could not say in time whether a write was made.
+	{ErrOutcomeUnknown, http.StatusInternalServerError},
 	{ErrLocked, http.StatusInternalServerError},
 	{ErrNotStore, http.StatusInternalServerError},
 	{ErrCorrupt, http.StatusInternalServerError},

@@ -53,6 +53,7 @@ var messages = [...]struct {
 	{userprops.ErrUserNotFound, "The specified user does not exist in the system."},
 	{userprops.ErrNotFound, "The property {key} does not exist."},
 	{userprops.ErrClosed, "The service is shutting down."},
+	{userprops.ErrOutcomeUnknown, "The change may or may not have been saved: read the property to find out."},
 	// Faults of the server's store: nothing a caller can act on.
 	{userprops.ErrLocked, internalError},
 	{userprops.ErrNotStore, internalError},

@@ -270,7 +270,7 @@ func (s *Store) wrap(ctx context.Context, op string, err error) error {
 		return err
 	}
 	if errors.Is(err, context.DeadlineExceeded) {
-		return fmt.Errorf("userprops: postgres: %s: no answer within %v; the outcome is unknown", op, WriteTimeout)
+		return fmt.Errorf("%w: postgres: %s: no answer within %v", userprops.ErrOutcomeUnknown, op, WriteTimeout)
 	}
 	return fmt.Errorf("userprops: postgres: %s: %v", op, err)
 }
