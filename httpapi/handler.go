@@ -18,8 +18,10 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"strings"
 
 	"github.com/userprops/userprops"
@@ -70,7 +72,11 @@ type server struct {
 //
 // Request bodies are read through http.MaxBytesReader: a value larger than
 // userprops.MaxValueBytes is refused with 400 as soon as its size is known,
-// without being buffered. The key in the path is percent-decoded once, so
+// without being buffered. A body that cannot be read to its end is the
+// client's fault and answers Jira's error body, logged at Warn level, never
+// at Error: 408 when the server's read timeout (http.Server.ReadTimeout)
+// cut it off, 400 otherwise (a malformed chunked encoding, a connection
+// closed mid-body). The key in the path is percent-decoded once, so
 // keys holding '/', '%', spaces or any other character round-trip when the
 // client escapes them.
 func New(store userprops.Store, auth Authenticator, opts ...Option) http.Handler {
@@ -175,6 +181,11 @@ func (s *server) get(w http.ResponseWriter, r *http.Request, store userprops.Sto
 
 func (s *server) set(w http.ResponseWriter, r *http.Request, store userprops.Store, accountID, key string) {
 	value, err := readValue(w, r)
+	var unreadable *bodyError
+	if errors.As(err, &unreadable) {
+		s.refuseBody(w, r, unreadable)
+		return
+	}
 	if err != nil {
 		s.fail(w, r, err, key)
 		return
@@ -197,7 +208,8 @@ func (s *server) delete(w http.ResponseWriter, r *http.Request, store userprops.
 
 // readValue reads a request body of at most userprops.MaxValueBytes. A larger
 // one is refused as soon as that is known: from Content-Length before any
-// read, or after MaxValueBytes+1 bytes.
+// read, or after MaxValueBytes+1 bytes. A body that cannot be read is a
+// *bodyError.
 func readValue(w http.ResponseWriter, r *http.Request) ([]byte, error) {
 	if r.ContentLength > userprops.MaxValueBytes {
 		return nil, userprops.ErrValueTooLarge
@@ -209,11 +221,44 @@ func readValue(w http.ResponseWriter, r *http.Request) ([]byte, error) {
 	case errors.As(err, &tooLarge):
 		return nil, userprops.ErrValueTooLarge
 	case err != nil:
-		return nil, err
+		return nil, newBodyError(err)
 	case len(value) > userprops.MaxValueBytes:
 		return nil, userprops.ErrValueTooLarge
 	}
 	return value, nil
+}
+
+// bodyError is a request body that could not be read to its end. Reading a
+// request body only fails for the client's or the network's reasons (a
+// malformed chunked encoding, a connection closed or stalled mid-body),
+// never for the server's, so it answers 4xx.
+type bodyError struct {
+	status int // 400, or 408 when the server's read timeout ended the body
+	err    error
+}
+
+func (e *bodyError) Error() string { return "reading the request body: " + e.err.Error() }
+func (e *bodyError) Unwrap() error { return e.err }
+
+// newBodyError classifies err, which reading a request body returned.
+func newBodyError(err error) *bodyError {
+	var netErr net.Error
+	if errors.Is(err, os.ErrDeadlineExceeded) || errors.As(err, &netErr) && netErr.Timeout() {
+		return &bodyError{status: http.StatusRequestTimeout, err: err}
+	}
+	return &bodyError{status: http.StatusBadRequest, err: err}
+}
+
+// refuseBody answers a request whose body could not be read with 400 or 408
+// and Jira's error body. It logs at Warn, never at Error: the error log is
+// for the server's faults, and anyone can send broken bodies.
+func (s *server) refuseBody(w http.ResponseWriter, r *http.Request, e *bodyError) {
+	s.log.WarnContext(r.Context(), "request body unreadable", "method", r.Method, "path", r.URL.Path, "status", e.status, "err", e.err)
+	msg := "The request body could not be read."
+	if e.status == http.StatusRequestTimeout {
+		msg = "The request body was not received in time."
+	}
+	writeError(w, e.status, msg)
 }
 
 // fail answers err, logging it when it is not the caller's fault.
