@@ -78,7 +78,9 @@ type server struct {
 // cut it off, 400 otherwise (a malformed chunked encoding, a connection
 // closed mid-body). The key in the path is percent-decoded once, so
 // keys holding '/', '%', spaces or any other character round-trip when the
-// client escapes them.
+// client escapes them; "." and ".." segments of a key are part of the key,
+// raw or escaped, and self links spell the keys "." and ".." as %2E and
+// %2E%2E (see escapeKey).
 func New(store userprops.Store, auth Authenticator, opts ...Option) http.Handler {
 	s := &server{store: store, auth: auth, log: slog.Default()}
 	for _, opt := range opts {
@@ -90,7 +92,7 @@ func New(store userprops.Store, auth Authenticator, opts ...Option) http.Handler
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "No resource found at "+r.URL.Path+".")
 	})
-	return LogRequests(s.log)(Recover(s.log)(mux))
+	return LogRequests(s.log)(Recover(s.log)(keepDotSegments(mux)))
 }
 
 // properties dispatches every request on the user-property resource.
@@ -156,7 +158,7 @@ func (s *server) keys(w http.ResponseWriter, r *http.Request, store userprops.St
 	base := s.base(r) + "/rest/api/" + version + "/user/properties/"
 	query := "?accountId=" + url.QueryEscape(accountID)
 	for i, k := range keys {
-		body.Keys[i] = keyRef{Key: k, Self: base + url.PathEscape(k) + query}
+		body.Keys[i] = keyRef{Key: k, Self: base + escapeKey(k) + query}
 	}
 	writeJSON(w, http.StatusOK, body)
 }
