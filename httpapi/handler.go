@@ -7,6 +7,8 @@
 //	PUT    /rest/api/{2,3}/user/properties/{K}?accountId=A    → 201 created, 200 updated (body: the value)
 //	DELETE /rest/api/{2,3}/user/properties/{K}?accountId=A    → 204
 //
+// HEAD answers as GET does, with the same status and headers and no body.
+//
 // Every request is authenticated by an Authenticator and runs through
 // userprops.ForActor, so Jira's permission rules live in one place. Errors
 // answer with Jira's body, {"errorMessages":[…],"errors":{}}.
@@ -104,15 +106,15 @@ func (s *server) properties(w http.ResponseWriter, r *http.Request) {
 	}
 	key := r.PathValue("key")
 	switch r.Method {
-	case http.MethodGet:
+	case http.MethodGet, http.MethodHead:
 	case http.MethodPut, http.MethodDelete:
 		if key == "" {
-			w.Header().Set("Allow", http.MethodGet)
+			w.Header().Set("Allow", "GET, HEAD")
 			writeStoreError(w, userprops.ErrKeyMissing, key)
 			return
 		}
 	default:
-		w.Header().Set("Allow", "GET, PUT, DELETE")
+		w.Header().Set("Allow", "GET, HEAD, PUT, DELETE")
 		writeError(w, http.StatusMethodNotAllowed, "Method "+r.Method+" is not allowed here.")
 		return
 	}
@@ -130,10 +132,13 @@ func (s *server) properties(w http.ResponseWriter, r *http.Request) {
 	store := userprops.ForActor(s.store, actor)
 	accountID := r.URL.Query().Get("accountId")
 
+	// HEAD runs as GET; net/http drops the body and keeps the headers,
+	// Content-Length included.
+	read := r.Method == http.MethodGet || r.Method == http.MethodHead
 	switch {
-	case r.Method == http.MethodGet && key == "":
+	case read && key == "":
 		s.keys(w, r, store, version, accountID)
-	case r.Method == http.MethodGet:
+	case read:
 		s.get(w, r, store, accountID, key)
 	case r.Method == http.MethodPut:
 		s.set(w, r, store, accountID, key)
