@@ -82,7 +82,9 @@ type server struct {
 // keys holding '/', '%', spaces or any other character round-trip when the
 // client escapes them; "." and ".." segments of a key are part of the key,
 // raw or escaped, and self links spell the keys "." and ".." as %2E and
-// %2E%2E (see escapeKey).
+// %2E%2E (see escapeKey). A request declaring a Content-Encoding other
+// than identity answers 415 (after authentication), with Accept-Encoding:
+// identity.
 func New(store userprops.Store, auth Authenticator, opts ...Option) http.Handler {
 	s := &server{store: store, auth: auth, log: slog.Default()}
 	for _, opt := range opts {
@@ -127,6 +129,12 @@ func (s *server) properties(w http.ResponseWriter, r *http.Request) {
 			s.log.ErrorContext(r.Context(), "authentication failed", "err", err)
 		}
 		writeStoreError(w, err, key)
+		return
+	}
+	if contentCoded(r.Header) {
+		w.Header().Set("Accept-Encoding", "identity")
+		writeError(w, http.StatusUnsupportedMediaType,
+			"The request's Content-Encoding is not supported: send the body unencoded (identity).")
 		return
 	}
 	store := userprops.ForActor(s.store, actor)
@@ -211,6 +219,20 @@ func (s *server) delete(w http.ResponseWriter, r *http.Request, store userprops.
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// contentCoded reports whether h declares a Content-Encoding other than
+// identity. The server decodes none: a compressed body would be taken for
+// the value itself and refused as invalid JSON, a 400 hiding the cause.
+func contentCoded(h http.Header) bool {
+	for _, v := range h.Values("Content-Encoding") {
+		for _, coding := range strings.Split(v, ",") {
+			if coding = strings.TrimSpace(coding); coding != "" && !strings.EqualFold(coding, "identity") {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // readValue reads a request body of at most userprops.MaxValueBytes. A larger
