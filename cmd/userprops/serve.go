@@ -71,14 +71,8 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if *baseURL != "" {
 		opts = append(opts, httpapi.WithBaseURL(*baseURL))
 	}
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		io.WriteString(w, `{"status":"ok"}`+"\n")
-	})
-	mux.Handle("/", httpapi.New(store, accounts, opts...))
 	srv := &http.Server{
-		Handler:           mux,
+		Handler:           routes(httpapi.New(store, accounts, opts...)),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       time.Minute,
 		WriteTimeout:      time.Minute,
