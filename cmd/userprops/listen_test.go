@@ -113,18 +113,23 @@ func waitIdle(t *testing.T, l *connLimiter, n int) {
 func ok(w http.ResponseWriter, r *http.Request) {}
 
 func TestConnLimiter_ClosesLongestIdle(t *testing.T) {
+	// Each wait below makes sure that net/http has reported the connection
+	// just answered idle before the next one arrives: it may do so after
+	// the client has read the answer.
 	l, addr := startLimited(t, 2, ok)
 	a := dial(t, addr)
 	require.Equal(t, 200, a.get(t, "/"))
+	waitIdle(t, l, 1)
 	b := dial(t, addr)
 	require.Equal(t, 200, b.get(t, "/"))
-	waitIdle(t, l, 2)
+	waitIdle(t, l, 2) // a, then b
 
 	// At the cap, a third connection is answered: a, idle longest, made
 	// room.
 	c := dial(t, addr)
 	assert.Equal(t, 200, c.get(t, "/"))
 	a.requireClosedByServer(t)
+	waitIdle(t, l, 2) // b, then c
 	assert.Equal(t, 200, b.get(t, "/"), "b stays open")
 	open, _, evicted, refused := l.counts()
 	assert.Equal(t, []int{2, 1, 0}, []int{open, evicted, refused}, "open, closed to make room, refused")
