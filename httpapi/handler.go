@@ -7,6 +7,8 @@
 //	PUT    /rest/api/{2,3}/user/properties/{K}?accountId=A    → 201 created, 200 updated (body: the value)
 //	DELETE /rest/api/{2,3}/user/properties/{K}?accountId=A    → 204
 //
+// HEAD answers as GET does, with the same status and headers and no body.
+//
 // Every request is authenticated by an Authenticator and runs through
 // userprops.ForActor, so Jira's permission rules live in one place. Errors
 // answer with Jira's body, {"errorMessages":[…],"errors":{}}.
@@ -18,8 +20,10 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"strings"
 
 	"github.com/userprops/userprops"
@@ -70,9 +74,17 @@ type server struct {
 //
 // Request bodies are read through http.MaxBytesReader: a value larger than
 // userprops.MaxValueBytes is refused with 400 as soon as its size is known,
-// without being buffered. The key in the path is percent-decoded once, so
+// without being buffered. A body that cannot be read to its end is the
+// client's fault and answers Jira's error body, logged at Warn level, never
+// at Error: 408 when the server's read timeout (http.Server.ReadTimeout)
+// cut it off, 400 otherwise (a malformed chunked encoding, a connection
+// closed mid-body). The key in the path is percent-decoded once, so
 // keys holding '/', '%', spaces or any other character round-trip when the
-// client escapes them.
+// client escapes them; "." and ".." segments of a key are part of the key,
+// raw or escaped, and self links spell the keys "." and ".." as %2E and
+// %2E%2E (see escapeKey). A request declaring a Content-Encoding other
+// than identity answers 415 (after authentication), with Accept-Encoding:
+// identity.
 func New(store userprops.Store, auth Authenticator, opts ...Option) http.Handler {
 	s := &server{store: store, auth: auth, log: slog.Default()}
 	for _, opt := range opts {
@@ -84,7 +96,7 @@ func New(store userprops.Store, auth Authenticator, opts ...Option) http.Handler
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "No resource found at "+r.URL.Path+".")
 	})
-	return LogRequests(s.log)(Recover(s.log)(mux))
+	return LogRequests(s.log)(Recover(s.log)(keepDotSegments(mux)))
 }
 
 // properties dispatches every request on the user-property resource.
@@ -96,15 +108,15 @@ func (s *server) properties(w http.ResponseWriter, r *http.Request) {
 	}
 	key := r.PathValue("key")
 	switch r.Method {
-	case http.MethodGet:
+	case http.MethodGet, http.MethodHead:
 	case http.MethodPut, http.MethodDelete:
 		if key == "" {
-			w.Header().Set("Allow", http.MethodGet)
+			w.Header().Set("Allow", "GET, HEAD")
 			writeStoreError(w, userprops.ErrKeyMissing, key)
 			return
 		}
 	default:
-		w.Header().Set("Allow", "GET, PUT, DELETE")
+		w.Header().Set("Allow", "GET, HEAD, PUT, DELETE")
 		writeError(w, http.StatusMethodNotAllowed, "Method "+r.Method+" is not allowed here.")
 		return
 	}
@@ -119,13 +131,22 @@ func (s *server) properties(w http.ResponseWriter, r *http.Request) {
 		writeStoreError(w, err, key)
 		return
 	}
+	if contentCoded(r.Header) {
+		w.Header().Set("Accept-Encoding", "identity")
+		writeError(w, http.StatusUnsupportedMediaType,
+			"The request's Content-Encoding is not supported: send the body unencoded (identity).")
+		return
+	}
 	store := userprops.ForActor(s.store, actor)
 	accountID := r.URL.Query().Get("accountId")
 
+	// HEAD runs as GET; net/http drops the body and keeps the headers,
+	// Content-Length included.
+	read := r.Method == http.MethodGet || r.Method == http.MethodHead
 	switch {
-	case r.Method == http.MethodGet && key == "":
+	case read && key == "":
 		s.keys(w, r, store, version, accountID)
-	case r.Method == http.MethodGet:
+	case read:
 		s.get(w, r, store, accountID, key)
 	case r.Method == http.MethodPut:
 		s.set(w, r, store, accountID, key)
@@ -150,7 +171,7 @@ func (s *server) keys(w http.ResponseWriter, r *http.Request, store userprops.St
 	base := s.base(r) + "/rest/api/" + version + "/user/properties/"
 	query := "?accountId=" + url.QueryEscape(accountID)
 	for i, k := range keys {
-		body.Keys[i] = keyRef{Key: k, Self: base + url.PathEscape(k) + query}
+		body.Keys[i] = keyRef{Key: k, Self: base + escapeKey(k) + query}
 	}
 	writeJSON(w, http.StatusOK, body)
 }
@@ -175,6 +196,11 @@ func (s *server) get(w http.ResponseWriter, r *http.Request, store userprops.Sto
 
 func (s *server) set(w http.ResponseWriter, r *http.Request, store userprops.Store, accountID, key string) {
 	value, err := readValue(w, r)
+	var unreadable *bodyError
+	if errors.As(err, &unreadable) {
+		s.refuseBody(w, r, unreadable)
+		return
+	}
 	if err != nil {
 		s.fail(w, r, err, key)
 		return
@@ -195,9 +221,24 @@ func (s *server) delete(w http.ResponseWriter, r *http.Request, store userprops.
 	w.WriteHeader(http.StatusNoContent)
 }
 
+// contentCoded reports whether h declares a Content-Encoding other than
+// identity. The server decodes none: a compressed body would be taken for
+// the value itself and refused as invalid JSON, a 400 hiding the cause.
+func contentCoded(h http.Header) bool {
+	for _, v := range h.Values("Content-Encoding") {
+		for _, coding := range strings.Split(v, ",") {
+			if coding = strings.TrimSpace(coding); coding != "" && !strings.EqualFold(coding, "identity") {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // readValue reads a request body of at most userprops.MaxValueBytes. A larger
 // one is refused as soon as that is known: from Content-Length before any
-// read, or after MaxValueBytes+1 bytes.
+// read, or after MaxValueBytes+1 bytes. A body that cannot be read is a
+// *bodyError.
 func readValue(w http.ResponseWriter, r *http.Request) ([]byte, error) {
 	if r.ContentLength > userprops.MaxValueBytes {
 		return nil, userprops.ErrValueTooLarge
@@ -209,11 +250,44 @@ func readValue(w http.ResponseWriter, r *http.Request) ([]byte, error) {
 	case errors.As(err, &tooLarge):
 		return nil, userprops.ErrValueTooLarge
 	case err != nil:
-		return nil, err
+		return nil, newBodyError(err)
 	case len(value) > userprops.MaxValueBytes:
 		return nil, userprops.ErrValueTooLarge
 	}
 	return value, nil
+}
+
+// bodyError is a request body that could not be read to its end. Reading a
+// request body only fails for the client's or the network's reasons (a
+// malformed chunked encoding, a connection closed or stalled mid-body),
+// never for the server's, so it answers 4xx.
+type bodyError struct {
+	status int // 400, or 408 when the server's read timeout ended the body
+	err    error
+}
+
+func (e *bodyError) Error() string { return "reading the request body: " + e.err.Error() }
+func (e *bodyError) Unwrap() error { return e.err }
+
+// newBodyError classifies err, which reading a request body returned.
+func newBodyError(err error) *bodyError {
+	var netErr net.Error
+	if errors.Is(err, os.ErrDeadlineExceeded) || errors.As(err, &netErr) && netErr.Timeout() {
+		return &bodyError{status: http.StatusRequestTimeout, err: err}
+	}
+	return &bodyError{status: http.StatusBadRequest, err: err}
+}
+
+// refuseBody answers a request whose body could not be read with 400 or 408
+// and Jira's error body. It logs at Warn, never at Error: the error log is
+// for the server's faults, and anyone can send broken bodies.
+func (s *server) refuseBody(w http.ResponseWriter, r *http.Request, e *bodyError) {
+	s.log.WarnContext(r.Context(), "request body unreadable", "method", r.Method, "path", r.URL.Path, "status", e.status, "err", e.err)
+	msg := "The request body could not be read."
+	if e.status == http.StatusRequestTimeout {
+		msg = "The request body was not received in time."
+	}
+	writeError(w, e.status, msg)
 }
 
 // fail answers err, logging it when it is not the caller's fault.

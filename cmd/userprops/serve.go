@@ -9,7 +9,6 @@ import (
 	"io/fs"
 	"log/slog"
 	"net"
-	"net/http"
 	"net/url"
 	"path/filepath"
 	"time"
@@ -33,6 +32,8 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	accountsPath := flags.String("accounts", "", "accounts `file` (default: accounts.json beside the store, created with one administrator if missing)")
 	baseURL := flags.String("base-url", "", "`URL` that self links start with (default: the scheme and host of each request)")
 	postgres := flags.String("postgres", "", "serve from the PostgreSQL database at `DSN` instead of the --db file, so that several servers share one store")
+	maxConns := flags.Int("max-connections", defaultMaxConnections, "at most `N` connections open at once (lowered to fit the open-file limit); at the cap the longest idle one is closed")
+	idleTimeout := flags.Duration("idle-timeout", defaultIdleTimeout, "how long a keep-alive connection may wait for its next request")
 	if err := parseFlags(flags, args); err != nil {
 		return err
 	}
@@ -43,6 +44,9 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		if u, err := url.Parse(*baseURL); err != nil || u.Scheme == "" || u.Host == "" {
 			return usageError{fmt.Sprintf("--base-url %q is not an absolute URL", *baseURL)}
 		}
+	}
+	if *maxConns < 1 || *idleTimeout <= 0 {
+		return usageError{"--max-connections and --idle-timeout must be positive"}
 	}
 	log := slog.New(slog.NewTextHandler(stderr, nil))
 
@@ -71,24 +75,16 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if *baseURL != "" {
 		opts = append(opts, httpapi.WithBaseURL(*baseURL))
 	}
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		io.WriteString(w, `{"status":"ok"}`+"\n")
-	})
-	mux.Handle("/", httpapi.New(store, accounts, opts...))
-	srv := &http.Server{
-		Handler:           mux,
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       time.Minute,
-		WriteTimeout:      time.Minute,
-		IdleTimeout:       2 * time.Minute,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	maxOpen, fits := capConnections(*maxConns, fileLimit())
+	if !fits {
+		log.Warn("--max-connections lowered to fit the open-file limit", "requested", *maxConns, "max", maxOpen, "fileLimit", fileLimit())
 	}
+	limited := limitConnections(ln, maxOpen, log)
+	srv := newHTTPServer(routes(httpapi.New(store, accounts, opts...)), limited, *idleTimeout, log)
 
 	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
-	log.Info("listening", "addr", ln.Addr().String(), "store", where)
+	go func() { served <- srv.Serve(limited) }()
+	log.Info("listening", "addr", ln.Addr().String(), "store", where, "maxConnections", maxOpen)
 	fmt.Fprintf(stdout, "serving on http://%s (store %s)\n", ln.Addr(), where)
 	if *baseURL != "" {
 		fmt.Fprintf(stdout, "self links start with %s\n", *baseURL)

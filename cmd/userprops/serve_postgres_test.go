@@ -22,12 +22,20 @@ import (
 // binary, see TestMain) and returns its base URL.
 func startProcess(t *testing.T, args ...string) string {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], append([]string{"serve", "--addr", "127.0.0.1:0"}, args...)...)
+	base, _ := startCommand(t, exec.Command(os.Args[0], append([]string{"serve", "--addr", "127.0.0.1:0"}, args...)...))
+	return base
+}
+
+// startCommand starts cmd, which must end up running the test binary as
+// "userprops serve" (see TestMain), stops it when the test ends, and
+// returns its base URL and what it writes to stderr.
+func startCommand(t *testing.T, cmd *exec.Cmd) (string, *syncBuffer) {
+	t.Helper()
 	cmd.Env = append(os.Environ(), "USERPROPS_TEST_MAIN=1")
 	stdout, err := cmd.StdoutPipe()
 	require.NoError(t, err)
-	var stderr syncBuffer
-	cmd.Stderr = &stderr
+	stderr := &syncBuffer{}
+	cmd.Stderr = stderr
 	require.NoError(t, cmd.Start())
 	t.Cleanup(func() {
 		cmd.Process.Signal(os.Interrupt)
@@ -45,10 +53,10 @@ func startProcess(t *testing.T, args ...string) string {
 	}()
 	select {
 	case base := <-found:
-		return base
+		return base, stderr
 	case <-time.After(20 * time.Second):
 		t.Fatalf("serve did not start: %s", stderr.String())
-		return ""
+		return "", nil
 	}
 }
 
