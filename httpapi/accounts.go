@@ -9,9 +9,11 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/userprops/userprops"
 )
@@ -31,7 +33,8 @@ type accountsFile struct {
 	Accounts []Account `json:"accounts"`
 }
 
-// MinTokenLength is the shortest API token Accounts accepts.
+// MinTokenLength is the shortest API token Accounts accepts, in characters
+// (Unicode code points), not bytes.
 const MinTokenLength = 16
 
 // Accounts is a fixed set of accounts. It is both the Authenticator of a
@@ -55,7 +58,8 @@ var (
 )
 
 // NewAccounts returns the Accounts for list. Every account needs a valid
-// account ID and an API token of at least MinTokenLength characters; account
+// account ID and an API token of at least MinTokenLength characters (counted
+// as code points: eight two-byte letters are eight characters); account
 // IDs, emails and tokens must each be unique.
 func NewAccounts(list []Account) (*Accounts, error) {
 	a := &Accounts{
@@ -67,7 +71,7 @@ func NewAccounts(list []Account) (*Accounts, error) {
 		if err := userprops.ValidateAccountID(acc.AccountID); err != nil {
 			return nil, fmt.Errorf("account %d: %w", i+1, err)
 		}
-		if len(acc.APIToken) < MinTokenLength {
+		if utf8.RuneCountInString(acc.APIToken) < MinTokenLength {
 			return nil, fmt.Errorf("account %q: the API token must be at least %d characters", acc.AccountID, MinTokenLength)
 		}
 		entry := &account{Account: acc, tokenHash: sha256.Sum256([]byte(acc.APIToken))}
@@ -99,6 +103,9 @@ func NewAccounts(list []Account) (*Accounts, error) {
 //	  {"accountId": "5b10ac8d82e05b22cc7d4ef5", "email": "ada@example.com",
 //	   "apiToken": "…", "admin": true}
 //	]}
+//
+// The file must hold exactly that one JSON document: anything but white
+// space after it is refused.
 func LoadAccounts(path string) (*Accounts, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
@@ -109,6 +116,11 @@ func LoadAccounts(path string) (*Accounts, error) {
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&f); err != nil {
 		return nil, fmt.Errorf("reading accounts from %s: %w", path, err)
+	}
+	// Only white space may follow the document: a second one (say, with
+	// an administrator in it) must not be silently ignored.
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, fmt.Errorf("reading accounts from %s: data after the accounts document", path)
 	}
 	if len(f.Accounts) == 0 {
 		return nil, fmt.Errorf("reading accounts from %s: the file lists no accounts", path)

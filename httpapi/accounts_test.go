@@ -5,6 +5,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -27,10 +28,14 @@ func TestNewAccounts_Rejects(t *testing.T) {
 		{"duplicate email", []httpapi.Account{ok, {AccountID: "b", Email: "A@example.com", APIToken: "token-b-0123456789"}}},
 		{"duplicate token", []httpapi.Account{ok, {AccountID: "b", APIToken: ok.APIToken}}},
 		{"email naming another account", []httpapi.Account{ok, {AccountID: "b", Email: "a", APIToken: "token-b-0123456789"}}},
+		// 16 bytes but 8 characters: the rule counts characters.
+		{"short token of multi-byte characters", []httpapi.Account{{AccountID: "a", APIToken: strings.Repeat("é", 8)}}},
 	} {
 		_, err := httpapi.NewAccounts(c.list)
 		assert.Error(t, err, c.name)
 	}
+	_, err := httpapi.NewAccounts([]httpapi.Account{{AccountID: "a", APIToken: strings.Repeat("é", httpapi.MinTokenLength)}})
+	assert.NoError(t, err, "a token of %d two-byte characters", httpapi.MinTokenLength)
 }
 
 func TestAccounts_Directory(t *testing.T) {
@@ -95,12 +100,21 @@ func TestLoadAccounts(t *testing.T) {
 		"unknown field": `{"accounts":[{"accountId":"a","apiToken":"token-a-0123456789","role":"admin"}]}`,
 		"not JSON":      `accounts: []`,
 		"bad account":   `{"accounts":[{"accountId":"","apiToken":"token-a-0123456789"}]}`,
+		// A second document after the first: its administrator would be
+		// silently dropped.
+		"trailing document": `{"accounts":[{"accountId":"a","apiToken":"token-a-0123456789"}]}
+{"accounts":[{"accountId":"root","apiToken":"token-root-0123456789","admin":true}]}`,
+		"trailing garbage": `{"accounts":[{"accountId":"a","apiToken":"token-a-0123456789"}]} x`,
 	} {
 		p := filepath.Join(dir, "bad.json")
 		require.NoError(t, os.WriteFile(p, []byte(content), 0o600))
 		_, err := httpapi.LoadAccounts(p)
 		assert.Error(t, err, name)
 	}
+	p := filepath.Join(dir, "two.json")
+	require.NoError(t, os.WriteFile(p, []byte(`{"accounts":[{"accountId":"a","apiToken":"token-a-0123456789"}]}{}`), 0o600))
+	_, err = httpapi.LoadAccounts(p)
+	assert.ErrorContains(t, err, "data after the accounts document")
 	_, err = httpapi.LoadAccounts(filepath.Join(dir, "missing.json"))
 	assert.ErrorIs(t, err, os.ErrNotExist)
 }
