@@ -60,7 +60,8 @@ var (
 // NewAccounts returns the Accounts for list. Every account needs a valid
 // account ID and an API token of at least MinTokenLength characters (counted
 // as code points: eight two-byte letters are eight characters); account
-// IDs, emails and tokens must each be unique.
+// IDs, emails and tokens must each be unique, and neither an account ID nor
+// an email may hold more than three colons (see Authenticate).
 func NewAccounts(list []Account) (*Accounts, error) {
 	a := &Accounts{
 		byID:    make(map[string]*account, len(list)),
@@ -86,6 +87,9 @@ func NewAccounts(list []Account) (*Accounts, error) {
 			logins = append(logins, strings.ToLower(acc.Email))
 		}
 		for _, login := range logins {
+			if n := strings.Count(login, ":"); n > maxLoginColons {
+				return nil, fmt.Errorf("account %q: %q holds %d colons; a login (account ID or email) may hold at most %d, as HTTP Basic joins it to the token with one", acc.AccountID, login, n, maxLoginColons)
+			}
 			if other, dup := a.byLogin[login]; dup {
 				return nil, fmt.Errorf("account %q: %q also names account %q", acc.AccountID, login, other.AccountID)
 			}
@@ -168,6 +172,15 @@ func NewToken() string {
 // HTTP Basic with the account's email (or account ID) as user name and its API
 // token as password, or "Authorization: Bearer <token>". Tokens are compared
 // in constant time.
+//
+// HTTP Basic joins user name and password with a colon, and account IDs may
+// hold colons themselves ("712020:2722a0b4-…"), so the credentials are not
+// split at their first colon only: each of their first maxLoginColons+1
+// colons is tried as the split point, and the credentials are accepted when
+// the part before it names an account and the part after it is that
+// account's token (the first such split wins). Every split point costs the
+// same work whether or not its part before names an account, so the time
+// Authenticate takes does not tell which accounts exist.
 func (a *Accounts) Authenticate(r *http.Request) (userprops.Actor, error) {
 	auth := r.Header.Get("Authorization")
 	if auth == "" {
@@ -179,25 +192,76 @@ func (a *Accounts) Authenticate(r *http.Request) (userprops.Actor, error) {
 		}
 		return userprops.Actor{}, fmt.Errorf("%w: unknown token", userprops.ErrUnauthorized)
 	}
-	login, password, ok := r.BasicAuth()
+	cred, ok := basicCredentials(auth)
 	if !ok {
 		return userprops.Actor{}, fmt.Errorf("%w: unsupported Authorization scheme", userprops.ErrUnauthorized)
 	}
-	given := sha256.Sum256([]byte(password))
-	acc, found := a.byLogin[login]
-	if !found {
-		acc, found = a.byLogin[strings.ToLower(login)]
-	}
-	want := unknownLogin
-	if found {
-		want = acc.tokenHash
-	}
-	// Compare even for an unknown login, so timing does not tell which
-	// logins exist.
-	if subtle.ConstantTimeCompare(given[:], want[:]) != 1 || !found {
+	acc := a.basicLogin(cred)
+	if acc == nil {
 		return userprops.Actor{}, fmt.Errorf("%w: wrong user name or API token", userprops.ErrUnauthorized)
 	}
 	return acc.actor(), nil
+}
+
+// maxLoginColons is the most colons a login (an account ID or an email) may
+// hold. Authenticate tries each of the first maxLoginColons+1 colons of HTTP
+// Basic credentials as the split between login and token, each with a hash
+// of what follows it: the bound keeps the work one request can cause small
+// whatever it sends. Jira's account IDs hold one colon ("712020:…") or two
+// ("qm:…:…").
+const maxLoginColons = 3
+
+// basicCredentials returns the decoded "login:token" of an HTTP Basic
+// Authorization header, as net/http's Request.BasicAuth parses it, but
+// without splitting it.
+func basicCredentials(auth string) (string, bool) {
+	const prefix = "Basic "
+	if len(auth) < len(prefix) || !strings.EqualFold(auth[:len(prefix)], prefix) {
+		return "", false
+	}
+	c, err := base64.StdEncoding.DecodeString(auth[len(prefix):])
+	if err != nil || !bytes.Contains(c, []byte(":")) {
+		return "", false
+	}
+	return string(c), true
+}
+
+// basicLogin returns the account that the HTTP Basic credentials cred
+// ("login:token", where login may hold up to maxLoginColons colons) belong
+// to, or nil. It does the same work at every split point, whatever the
+// accounts: look the login up (as given and lower-cased), hash the token,
+// and compare the hash in constant time with the account's, or with
+// unknownLogin when no account has that login.
+func (a *Accounts) basicLogin(cred string) *account {
+	var match *account
+	matched := 0
+	start := 0
+	for range maxLoginColons + 1 {
+		i := strings.IndexByte(cred[start:], ':')
+		if i < 0 {
+			break
+		}
+		i += start
+		login, token := cred[:i], cred[i+1:]
+		acc, exact := a.byLogin[login]
+		folded, byFold := a.byLogin[strings.ToLower(login)]
+		if !exact {
+			acc = folded
+		}
+		found := 0
+		want := &unknownLogin
+		if exact || byFold {
+			found, want = 1, &acc.tokenHash
+		}
+		given := sha256.Sum256([]byte(token))
+		ok := subtle.ConstantTimeCompare(given[:], want[:]) & found &^ matched
+		if ok == 1 {
+			match = acc
+		}
+		matched |= ok
+		start = i + 1
+	}
+	return match
 }
 
 // unknownLogin is compared against when a login names no account.

@@ -2,7 +2,10 @@ package httpapi_test
 
 import (
 	"context"
+	"encoding/base64"
+	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -124,4 +127,68 @@ func TestNewToken(t *testing.T) {
 	assert.NotEqual(t, a, b)
 	assert.Len(t, a, 43) // 32 bytes in unpadded base64
 	assert.GreaterOrEqual(t, len(a), httpapi.MinTokenLength)
+}
+
+// basicHeader is an Authorization header for HTTP Basic with user and
+// password joined by a colon, as clients send it.
+func basicHeader(user, password string) string {
+	return "Basic " + base64.StdEncoding.EncodeToString([]byte(user+":"+password))
+}
+
+func TestAccounts_LoginByAccountIDWithColon(t *testing.T) {
+	// The README's example ID; HTTP Basic splits user:password at the
+	// first colon, which falls inside it.
+	const id = "712020:2722a0b4-4b3c-4ee2-a0fc-1fd9bd1bbcb9"
+	a, err := httpapi.NewAccounts([]httpapi.Account{
+		{AccountID: id, Email: "bob@example.com", APIToken: "bob-token-0123456789abc"},
+		{AccountID: "712020", APIToken: "2722a0b4:short-id-token-0123"},
+		{AccountID: "qm:1b2c:3d4e", APIToken: "has:colons:in-its-token-0123"},
+		{AccountID: "root", APIToken: "root-token-0123456789", Admin: true},
+	})
+	require.NoError(t, err)
+	for _, c := range []struct {
+		name           string
+		user, password string
+		want           string // account ID, "" for 401
+	}{
+		{"account ID with a colon", id, "bob-token-0123456789abc", id},
+		{"email", "bob@example.com", "bob-token-0123456789abc", id},
+		{"account ID with a colon, wrong token", id, "wrong-token-0123456789", ""},
+		{"account ID with a colon, another account's token", id, "root-token-0123456789", ""},
+		{"the part before the colon is an account of its own", "712020", "2722a0b4:short-id-token-0123", "712020"},
+		{"two colons in the ID and two in the token", "qm:1b2c:3d4e", "has:colons:in-its-token-0123", "qm:1b2c:3d4e"},
+		{"unknown ID with a colon", "712020:ffffffff", "bob-token-0123456789abc", ""},
+		{"account ID with a colon, empty token", id, "", ""},
+	} {
+		r := httptest.NewRequest("GET", "/", nil)
+		r.Header.Set("Authorization", basicHeader(c.user, c.password))
+		got, err := a.Authenticate(r)
+		if c.want == "" {
+			assert.ErrorIs(t, err, userprops.ErrUnauthorized, c.name)
+			assert.Equal(t, userprops.Actor{}, got, c.name)
+			continue
+		}
+		require.NoError(t, err, c.name)
+		assert.Equal(t, c.want, got.AccountID, c.name)
+	}
+
+	// The whole route, through the handler.
+	srv := httptest.NewServer(httpapi.New(userprops.NewMemory(userprops.WithDirectory(a)), a))
+	defer srv.Close()
+	req, err := http.NewRequest("PUT", srv.URL+"/rest/api/3/user/properties/k?accountId="+url.QueryEscape(id), strings.NewReader(`1`))
+	require.NoError(t, err)
+	req.SetBasicAuth(id, "bob-token-0123456789abc")
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Equal(t, 201, resp.StatusCode)
+}
+
+func TestNewAccounts_TooManyColonsInALogin(t *testing.T) {
+	_, err := httpapi.NewAccounts([]httpapi.Account{{AccountID: "a:b:c:d", APIToken: "token-0123456789ab"}})
+	require.NoError(t, err, "three colons")
+	_, err = httpapi.NewAccounts([]httpapi.Account{{AccountID: "a:b:c:d:e", APIToken: "token-0123456789ab"}})
+	assert.ErrorContains(t, err, "colons")
+	_, err = httpapi.NewAccounts([]httpapi.Account{{AccountID: "a", Email: "a:b:c:d:e@example.com", APIToken: "token-0123456789ab"}})
+	assert.ErrorContains(t, err, "colons")
 }
