@@ -110,30 +110,52 @@ func NewAccounts(list []Account) (*Accounts, error) {
 //
 // The file must hold exactly that one JSON document: anything but white
 // space after it is refused.
+//
+// Whoever can write the file can give themselves an administrator's token,
+// so on Unix LoadAccounts refuses a file that anyone but this process's
+// effective user or root could have written or put in place: one that is
+// not a regular file, is owned by another user or writable by group or
+// others, or lies under a directory (or symbolic link) owned by another user
+// or under a directory writable by group or others without the sticky bit.
+// The checks are made on the descriptors opened, component by component
+// with O_NOFOLLOW, so the file checked is the file read. A missing file is
+// an error wrapping fs.ErrNotExist. LoadAccounts does not report that the
+// file is readable by others; OpenAccountsFile logs it.
 func LoadAccounts(path string) (*Accounts, error) {
-	data, err := os.ReadFile(path)
+	a, _, err := loadAccounts(path)
+	return a, err
+}
+
+// loadAccounts is LoadAccounts, returning also the warnings about the file.
+func loadAccounts(path string) (*Accounts, []string, error) {
+	file, warnings, err := openAccountsFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("reading accounts: %w", err)
+		return nil, nil, fmt.Errorf("reading accounts: %w", err)
+	}
+	data, err := io.ReadAll(file)
+	file.Close()
+	if err != nil {
+		return nil, nil, fmt.Errorf("reading accounts: %w", err)
 	}
 	var f accountsFile
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&f); err != nil {
-		return nil, fmt.Errorf("reading accounts from %s: %w", path, err)
+		return nil, nil, fmt.Errorf("reading accounts from %s: %w", path, err)
 	}
 	// Only white space may follow the document: a second one (say, with
 	// an administrator in it) must not be silently ignored.
 	if _, err := dec.Token(); err != io.EOF {
-		return nil, fmt.Errorf("reading accounts from %s: data after the accounts document", path)
+		return nil, nil, fmt.Errorf("reading accounts from %s: data after the accounts document", path)
 	}
 	if len(f.Accounts) == 0 {
-		return nil, fmt.Errorf("reading accounts from %s: the file lists no accounts", path)
+		return nil, nil, fmt.Errorf("reading accounts from %s: the file lists no accounts", path)
 	}
 	a, err := NewAccounts(f.Accounts)
 	if err != nil {
-		return nil, fmt.Errorf("accounts in %s: %w", path, err)
+		return nil, nil, fmt.Errorf("accounts in %s: %w", path, err)
 	}
-	return a, nil
+	return a, warnings, nil
 }
 
 // WriteAccounts creates an accounts file at path holding list, with mode 0600.
