@@ -293,6 +293,9 @@ func (acc *account) actor() userprops.Actor {
 	return userprops.Actor{AccountID: acc.AccountID, Admin: acc.Admin}
 }
 
+// Len returns how many accounts there are.
+func (a *Accounts) Len() int { return len(a.byID) }
+
 // UserExists implements userprops.Directory: the accounts listed exist.
 func (a *Accounts) UserExists(_ context.Context, accountID string) (bool, error) {
 	_, ok := a.byID[accountID]

@@ -3,7 +3,9 @@
 package httpapi_test
 
 import (
+	"bytes"
 	"io/fs"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"syscall"
@@ -183,4 +185,24 @@ func TestLoadAccounts_UnsafeDirectoryBeforeMissingFile(t *testing.T) {
 	_, err := httpapi.LoadAccounts(filepath.Join(dir, "accounts.json"))
 	assert.ErrorContains(t, err, "writable by others")
 	assert.NotErrorIs(t, err, fs.ErrNotExist)
+}
+
+func TestOpenAccountsFile_WarnsWhenOthersMayRead(t *testing.T) {
+	path := filepath.Join(safeDir(t), "accounts.json")
+	writeAccountsFile(t, path, 0o644)
+	var logs bytes.Buffer
+	f, err := httpapi.OpenAccountsFile(path, slog.New(slog.NewTextHandler(&logs, nil)))
+	require.NoError(t, err)
+	assert.Contains(t, logs.String(), "level=WARN")
+	assert.Contains(t, logs.String(), "readable by others (mode 0644)")
+
+	logs.Reset()
+	require.NoError(t, os.Chmod(path, 0o600))
+	require.NoError(t, f.Reload())
+	assert.Empty(t, logs.String())
+
+	// Made writable by others: the reload is refused, the accounts stay.
+	require.NoError(t, os.Chmod(path, 0o666))
+	assert.ErrorContains(t, f.Reload(), "writable by others")
+	assert.NotNil(t, f.Accounts())
 }
