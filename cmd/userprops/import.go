@@ -133,5 +133,10 @@ func openInput(name string, stdin io.Reader) (*os.File, error) {
 		tmp.Close()
 		return nil, fmt.Errorf("reading stdin: %w", err)
 	}
+	// Both passes start at the beginning: the check pass too.
+	if _, err := tmp.Seek(0, io.SeekStart); err != nil {
+		tmp.Close()
+		return nil, err
+	}
 	return tmp, nil
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -55,4 +56,31 @@ func TestImport_Stdin(t *testing.T) {
 
 	assert.Equal(t, 2, runCmd(t, "", "import", "--db", db).code, "import without IN")
 	assert.Equal(t, 1, runCmd(t, "", "import", "--db", db, "/no/such/file").code)
+}
+
+// jsonLines returns n valid property lines for account a, keys k0001…,
+// one a line.
+func jsonLines(n int) string {
+	var b strings.Builder
+	for i := range n {
+		fmt.Fprintf(&b, `{"accountId":"a","key":"k%04d","value":"%d"}`+"\n", i+1, i+1)
+	}
+	return b.String()
+}
+
+func TestImport_StdinIsCheckedFirst(t *testing.T) {
+	// A bad line after a whole batch: from stdin as from a file, nothing
+	// may be imported.
+	in := jsonLines(importBatch) + `{"accountId":"a","key":"bad","value":"{"}` + "\n"
+	db := tempDB(t)
+	r := runCmd(t, in, "import", "--db", db, "-")
+	assert.Equal(t, 1, r.code, r.stderr)
+	assert.ErrorContains(t, r.err, fmt.Sprintf("1 of %d lines are invalid; nothing imported", importBatch+1))
+	assert.Contains(t, r.stderr, fmt.Sprintf("line %d: userprops: property value is not valid JSON", importBatch+1))
+	assert.NoFileExists(t, db, "a refused import from stdin created the store")
+
+	r = runCmd(t, in, "import", "--db", db, "--skip-invalid", "-")
+	require.NoError(t, r.err, r.stderr)
+	assert.Equal(t, fmt.Sprintf(`{"imported":%d,"skipped":1}`, importBatch)+"\n", r.stdout)
+	assert.Contains(t, mustRun(t, "get", "--db", db, "--account", "a", "k5000"), `"value":5000}`)
 }
