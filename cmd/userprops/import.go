@@ -32,7 +32,7 @@ func importLines(ctx context.Context, args []string, stdin io.Reader, stdout, st
 	if err := f.parse(args, 1, 1); err != nil {
 		return err
 	}
-	in, err := openInput(f.fs.Arg(0), stdin)
+	in, err := openInput(ctx, f.fs.Arg(0), stdin)
 	if err != nil {
 		return err
 	}
@@ -200,19 +200,35 @@ func trimEOL(b []byte) []byte {
 }
 
 // openInput opens the file to import, which is read twice. Standard input
-// ("-") is copied to a temporary file first.
-func openInput(name string, stdin io.Reader) (*os.File, error) {
+// ("-") and files that are not regular (a FIFO, or a pipe named as
+// /dev/fd/N) are copied to a temporary file first. Opening and copying give
+// up when ctx ends (SIGINT or SIGTERM), even if the input never ends.
+func openInput(ctx context.Context, name string, stdin io.Reader) (*os.File, error) {
+	src := stdin
 	if name != "-" {
-		return os.Open(name)
+		f, err := openContext(ctx, name)
+		if err != nil {
+			return nil, err
+		}
+		info, err := f.Stat()
+		if err != nil {
+			f.Close()
+			return nil, err
+		}
+		if info.Mode().IsRegular() {
+			return f, nil
+		}
+		defer f.Close()
+		src = f
 	}
 	tmp, err := os.CreateTemp("", "userprops-import-*.jsonl")
 	if err != nil {
 		return nil, err
 	}
 	os.Remove(tmp.Name()) // unlinked: it disappears when closed
-	if _, err := io.Copy(tmp, stdin); err != nil {
+	if _, err := io.Copy(tmp, newContextReader(ctx, src)); err != nil {
 		tmp.Close()
-		return nil, fmt.Errorf("reading stdin: %w", err)
+		return nil, fmt.Errorf("reading %s: %w", inputName(name), err)
 	}
 	// Both passes start at the beginning: the check pass too.
 	if _, err := tmp.Seek(0, io.SeekStart); err != nil {
@@ -220,4 +236,12 @@ func openInput(name string, stdin io.Reader) (*os.File, error) {
 		return nil, err
 	}
 	return tmp, nil
+}
+
+// inputName names the input name for messages.
+func inputName(name string) string {
+	if name == "-" {
+		return "stdin"
+	}
+	return name
 }
