@@ -9,9 +9,11 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/userprops/userprops"
 )
@@ -31,7 +33,8 @@ type accountsFile struct {
 	Accounts []Account `json:"accounts"`
 }
 
-// MinTokenLength is the shortest API token Accounts accepts.
+// MinTokenLength is the shortest API token Accounts accepts, in characters
+// (Unicode code points), not bytes.
 const MinTokenLength = 16
 
 // Accounts is a fixed set of accounts. It is both the Authenticator of a
@@ -55,8 +58,10 @@ var (
 )
 
 // NewAccounts returns the Accounts for list. Every account needs a valid
-// account ID and an API token of at least MinTokenLength characters; account
-// IDs, emails and tokens must each be unique.
+// account ID and an API token of at least MinTokenLength characters (counted
+// as code points: eight two-byte letters are eight characters); account
+// IDs, emails and tokens must each be unique, and neither an account ID nor
+// an email may hold more than three colons (see Authenticate).
 func NewAccounts(list []Account) (*Accounts, error) {
 	a := &Accounts{
 		byID:    make(map[string]*account, len(list)),
@@ -67,7 +72,7 @@ func NewAccounts(list []Account) (*Accounts, error) {
 		if err := userprops.ValidateAccountID(acc.AccountID); err != nil {
 			return nil, fmt.Errorf("account %d: %w", i+1, err)
 		}
-		if len(acc.APIToken) < MinTokenLength {
+		if utf8.RuneCountInString(acc.APIToken) < MinTokenLength {
 			return nil, fmt.Errorf("account %q: the API token must be at least %d characters", acc.AccountID, MinTokenLength)
 		}
 		entry := &account{Account: acc, tokenHash: sha256.Sum256([]byte(acc.APIToken))}
@@ -82,6 +87,9 @@ func NewAccounts(list []Account) (*Accounts, error) {
 			logins = append(logins, strings.ToLower(acc.Email))
 		}
 		for _, login := range logins {
+			if n := strings.Count(login, ":"); n > maxLoginColons {
+				return nil, fmt.Errorf("account %q: %q holds %d colons; a login (account ID or email) may hold at most %d, as HTTP Basic joins it to the token with one", acc.AccountID, login, n, maxLoginColons)
+			}
 			if other, dup := a.byLogin[login]; dup {
 				return nil, fmt.Errorf("account %q: %q also names account %q", acc.AccountID, login, other.AccountID)
 			}
@@ -99,25 +107,55 @@ func NewAccounts(list []Account) (*Accounts, error) {
 //	  {"accountId": "5b10ac8d82e05b22cc7d4ef5", "email": "ada@example.com",
 //	   "apiToken": "…", "admin": true}
 //	]}
+//
+// The file must hold exactly that one JSON document: anything but white
+// space after it is refused.
+//
+// Whoever can write the file can give themselves an administrator's token,
+// so on Unix LoadAccounts refuses a file that anyone but this process's
+// effective user or root could have written or put in place: one that is
+// not a regular file, is owned by another user or writable by group or
+// others, or lies under a directory (or symbolic link) owned by another user
+// or under a directory writable by group or others without the sticky bit.
+// The checks are made on the descriptors opened, component by component
+// with O_NOFOLLOW, so the file checked is the file read. A missing file is
+// an error wrapping fs.ErrNotExist. LoadAccounts does not report that the
+// file is readable by others; OpenAccountsFile logs it.
 func LoadAccounts(path string) (*Accounts, error) {
-	data, err := os.ReadFile(path)
+	a, _, err := loadAccounts(path)
+	return a, err
+}
+
+// loadAccounts is LoadAccounts, returning also the warnings about the file.
+func loadAccounts(path string) (*Accounts, []string, error) {
+	file, warnings, err := openAccountsFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("reading accounts: %w", err)
+		return nil, nil, fmt.Errorf("reading accounts: %w", err)
+	}
+	data, err := io.ReadAll(file)
+	file.Close()
+	if err != nil {
+		return nil, nil, fmt.Errorf("reading accounts: %w", err)
 	}
 	var f accountsFile
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&f); err != nil {
-		return nil, fmt.Errorf("reading accounts from %s: %w", path, err)
+		return nil, nil, fmt.Errorf("reading accounts from %s: %w", path, err)
+	}
+	// Only white space may follow the document: a second one (say, with
+	// an administrator in it) must not be silently ignored.
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, nil, fmt.Errorf("reading accounts from %s: data after the accounts document", path)
 	}
 	if len(f.Accounts) == 0 {
-		return nil, fmt.Errorf("reading accounts from %s: the file lists no accounts", path)
+		return nil, nil, fmt.Errorf("reading accounts from %s: the file lists no accounts", path)
 	}
 	a, err := NewAccounts(f.Accounts)
 	if err != nil {
-		return nil, fmt.Errorf("accounts in %s: %w", path, err)
+		return nil, nil, fmt.Errorf("accounts in %s: %w", path, err)
 	}
-	return a, nil
+	return a, warnings, nil
 }
 
 // WriteAccounts creates an accounts file at path holding list, with mode 0600.
@@ -156,6 +194,15 @@ func NewToken() string {
 // HTTP Basic with the account's email (or account ID) as user name and its API
 // token as password, or "Authorization: Bearer <token>". Tokens are compared
 // in constant time.
+//
+// HTTP Basic joins user name and password with a colon, and account IDs may
+// hold colons themselves ("712020:2722a0b4-…"), so the credentials are not
+// split at their first colon only: each of their first maxLoginColons+1
+// colons is tried as the split point, and the credentials are accepted when
+// the part before it names an account and the part after it is that
+// account's token (the first such split wins). Every split point costs the
+// same work whether or not its part before names an account, so the time
+// Authenticate takes does not tell which accounts exist.
 func (a *Accounts) Authenticate(r *http.Request) (userprops.Actor, error) {
 	auth := r.Header.Get("Authorization")
 	if auth == "" {
@@ -167,25 +214,76 @@ func (a *Accounts) Authenticate(r *http.Request) (userprops.Actor, error) {
 		}
 		return userprops.Actor{}, fmt.Errorf("%w: unknown token", userprops.ErrUnauthorized)
 	}
-	login, password, ok := r.BasicAuth()
+	cred, ok := basicCredentials(auth)
 	if !ok {
 		return userprops.Actor{}, fmt.Errorf("%w: unsupported Authorization scheme", userprops.ErrUnauthorized)
 	}
-	given := sha256.Sum256([]byte(password))
-	acc, found := a.byLogin[login]
-	if !found {
-		acc, found = a.byLogin[strings.ToLower(login)]
-	}
-	want := unknownLogin
-	if found {
-		want = acc.tokenHash
-	}
-	// Compare even for an unknown login, so timing does not tell which
-	// logins exist.
-	if subtle.ConstantTimeCompare(given[:], want[:]) != 1 || !found {
+	acc := a.basicLogin(cred)
+	if acc == nil {
 		return userprops.Actor{}, fmt.Errorf("%w: wrong user name or API token", userprops.ErrUnauthorized)
 	}
 	return acc.actor(), nil
+}
+
+// maxLoginColons is the most colons a login (an account ID or an email) may
+// hold. Authenticate tries each of the first maxLoginColons+1 colons of HTTP
+// Basic credentials as the split between login and token, each with a hash
+// of what follows it: the bound keeps the work one request can cause small
+// whatever it sends. Jira's account IDs hold one colon ("712020:…") or two
+// ("qm:…:…").
+const maxLoginColons = 3
+
+// basicCredentials returns the decoded "login:token" of an HTTP Basic
+// Authorization header, as net/http's Request.BasicAuth parses it, but
+// without splitting it.
+func basicCredentials(auth string) (string, bool) {
+	const prefix = "Basic "
+	if len(auth) < len(prefix) || !strings.EqualFold(auth[:len(prefix)], prefix) {
+		return "", false
+	}
+	c, err := base64.StdEncoding.DecodeString(auth[len(prefix):])
+	if err != nil || !bytes.Contains(c, []byte(":")) {
+		return "", false
+	}
+	return string(c), true
+}
+
+// basicLogin returns the account that the HTTP Basic credentials cred
+// ("login:token", where login may hold up to maxLoginColons colons) belong
+// to, or nil. It does the same work at every split point, whatever the
+// accounts: look the login up (as given and lower-cased), hash the token,
+// and compare the hash in constant time with the account's, or with
+// unknownLogin when no account has that login.
+func (a *Accounts) basicLogin(cred string) *account {
+	var match *account
+	matched := 0
+	start := 0
+	for range maxLoginColons + 1 {
+		i := strings.IndexByte(cred[start:], ':')
+		if i < 0 {
+			break
+		}
+		i += start
+		login, token := cred[:i], cred[i+1:]
+		acc, exact := a.byLogin[login]
+		folded, byFold := a.byLogin[strings.ToLower(login)]
+		if !exact {
+			acc = folded
+		}
+		found := 0
+		want := &unknownLogin
+		if exact || byFold {
+			found, want = 1, &acc.tokenHash
+		}
+		given := sha256.Sum256([]byte(token))
+		ok := subtle.ConstantTimeCompare(given[:], want[:]) & found &^ matched
+		if ok == 1 {
+			match = acc
+		}
+		matched |= ok
+		start = i + 1
+	}
+	return match
 }
 
 // unknownLogin is compared against when a login names no account.
@@ -194,6 +292,9 @@ var unknownLogin = sha256.Sum256([]byte("no account has this token"))
 func (acc *account) actor() userprops.Actor {
 	return userprops.Actor{AccountID: acc.AccountID, Admin: acc.Admin}
 }
+
+// Len returns how many accounts there are.
+func (a *Accounts) Len() int { return len(a.byID) }
 
 // UserExists implements userprops.Directory: the accounts listed exist.
 func (a *Accounts) UserExists(_ context.Context, accountID string) (bool, error) {

@@ -42,7 +42,8 @@ func export(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 			_, err := writeFileAtomically(out, write)
 			return err
 		}
-		_, err := write(stdout)
+		// Writing gives up on SIGINT/SIGTERM, even if nobody reads stdout.
+		_, err := write(newContextWriter(ctx, stdout))
 		return err
 	})
 }

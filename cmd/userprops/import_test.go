@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -55,4 +56,78 @@ func TestImport_Stdin(t *testing.T) {
 
 	assert.Equal(t, 2, runCmd(t, "", "import", "--db", db).code, "import without IN")
 	assert.Equal(t, 1, runCmd(t, "", "import", "--db", db, "/no/such/file").code)
+}
+
+// jsonLines returns n valid property lines for account a, keys k0001…,
+// one a line.
+func jsonLines(n int) string {
+	var b strings.Builder
+	for i := range n {
+		fmt.Fprintf(&b, `{"accountId":"a","key":"k%04d","value":"%d"}`+"\n", i+1, i+1)
+	}
+	return b.String()
+}
+
+func TestImport_StdinIsCheckedFirst(t *testing.T) {
+	// A bad line after a whole batch: from stdin as from a file, nothing
+	// may be imported.
+	in := jsonLines(importBatch) + `{"accountId":"a","key":"bad","value":"{"}` + "\n"
+	db := tempDB(t)
+	r := runCmd(t, in, "import", "--db", db, "-")
+	assert.Equal(t, 1, r.code, r.stderr)
+	assert.ErrorContains(t, r.err, fmt.Sprintf("1 of %d lines are invalid; nothing imported", importBatch+1))
+	assert.Contains(t, r.stderr, fmt.Sprintf("line %d: userprops: property value is not valid JSON", importBatch+1))
+	assert.NoFileExists(t, db, "a refused import from stdin created the store")
+
+	r = runCmd(t, in, "import", "--db", db, "--skip-invalid", "-")
+	require.NoError(t, r.err, r.stderr)
+	assert.Equal(t, fmt.Sprintf(`{"imported":%d,"skipped":1}`, importBatch)+"\n", r.stdout)
+	assert.Contains(t, mustRun(t, "get", "--db", db, "--account", "a", "k5000"), `"value":5000}`)
+}
+
+func TestImport_LineTooLong(t *testing.T) {
+	long := `{"accountId":"a","key":"long","value":"` + strings.Repeat(" ", maxLine) + `1"}`
+	in := jsonLines(2) + long + "\n" + `{"accountId":"a","key":"after","value":"2"}` + "\n"
+	path := filepath.Join(t.TempDir(), "in.jsonl")
+	require.NoError(t, os.WriteFile(path, []byte(in), 0o600))
+	db := tempDB(t)
+
+	r := runCmd(t, "", "import", "--db", db, path)
+	assert.Equal(t, 1, r.code)
+	assert.Contains(t, r.stderr, fmt.Sprintf("line 3: longer than %d bytes", maxLine))
+	assert.ErrorContains(t, r.err, "1 of 4 lines are invalid; nothing imported")
+	assert.NoFileExists(t, db)
+
+	// It is a bad line like any other: the lines around it are read.
+	r = runCmd(t, "", "import", "--db", db, "--skip-invalid", path)
+	require.NoError(t, r.err, r.stderr)
+	assert.Equal(t, `{"imported":3,"skipped":1}`+"\n", r.stdout)
+	assert.Equal(t, `{"keys":["after","k0001","k0002"]}`+"\n", mustRun(t, "keys", "--db", db, "--account", "a"))
+
+	// A line of exactly maxLine bytes is not too long (it is invalid for
+	// another reason: its value is too large).
+	exact := `{"accountId":"a","key":"exact","value":"` + strings.Repeat(" ", maxLine-len(`{"accountId":"a","key":"exact","value":"`)-2) + `"}`
+	require.Len(t, exact, maxLine)
+	require.NoError(t, os.WriteFile(path, []byte(exact), 0o600))
+	r = runCmd(t, "", "import", "--db", db, path)
+	assert.Contains(t, r.stderr, "line 1: userprops: property value is too large")
+}
+
+func TestImport_RepeatedPropertyLastWins(t *testing.T) {
+	in := strings.Join([]string{
+		`{"accountId":"a","key":"k","version":1,"value":"\"first\""}`,
+		`{"accountId":"b","key":"k","value":"\"b\""}`,
+		`{"accountId":"a","key":"k","version":7,"value":"\"second\""}`,
+		`{"accountId":"a","key":"k","value":"{"}`, // invalid: it replaces nothing
+	}, "\n") + "\n"
+	path := filepath.Join(t.TempDir(), "in.jsonl")
+	require.NoError(t, os.WriteFile(path, []byte(in), 0o600))
+	db := tempDB(t)
+	r := runCmd(t, "", "import", "--db", db, "--skip-invalid", path)
+	require.NoError(t, r.err, r.stderr)
+	assert.Equal(t, `{"imported":2,"skipped":1}`+"\n", r.stdout, "a repeated property counts once")
+	assert.Contains(t, r.stderr, "line 3: replaces line 1 (same account and key; the last line wins)")
+	got := mustRun(t, "get", "--db", db, "--account", "a", "k")
+	assert.Contains(t, got, `"version":7`)
+	assert.Contains(t, got, `"value":"second"`)
 }

@@ -23,7 +23,8 @@ import (
 const shutdownTimeout = 10 * time.Second
 
 // serve serves the REST API from a store file until ctx is done (SIGINT or
-// SIGTERM), then finishes the requests in flight and closes the store.
+// SIGTERM), then finishes the requests in flight and closes the store. On
+// SIGHUP it reads the accounts file again (see reloadOnHangup).
 func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	flags := flag.NewFlagSet("serve", flag.ContinueOnError)
 	flags.SetOutput(stderr)
@@ -60,10 +61,11 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		base = *baseURL
 	}
 
-	accounts, err := loadOrCreateAccounts(*accountsPath, *dbPath, base, stdout)
+	accounts, err := loadOrCreateAccounts(*accountsPath, *dbPath, base, stdout, log)
 	if err != nil {
 		return err
 	}
+	defer reloadOnHangup(ctx, accounts, log)()
 	store, where, err := openServeStore(ctx, *postgres, *dbPath, accounts)
 	if err != nil {
 		return err
@@ -111,7 +113,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 // openServeStore opens the store to serve: the PostgreSQL database at dsn if
 // one is given, otherwise the bolt file at dbPath. It also says which, for
 // the log (without the DSN, which may hold a password).
-func openServeStore(ctx context.Context, dsn, dbPath string, accounts *httpapi.Accounts) (userprops.Store, string, error) {
+func openServeStore(ctx context.Context, dsn, dbPath string, accounts userprops.Directory) (userprops.Store, string, error) {
 	if dsn != "" {
 		s, err := pgstore.Open(ctx, dsn, userprops.WithDirectory(accounts))
 		return s, "postgres", err
@@ -123,15 +125,16 @@ func openServeStore(ctx context.Context, dsn, dbPath string, accounts *httpapi.A
 	return s, s.Path(), nil
 }
 
-// loadOrCreateAccounts loads the accounts file at path. With no path it uses
+// loadOrCreateAccounts loads the accounts file at path (refusing one others
+// could have written, see httpapi.LoadAccounts). With no path it uses
 // accounts.json beside the store, creating it, on first start, with one
 // administrator and a random API token, and prints how to call the server.
-func loadOrCreateAccounts(path, dbPath, base string, stdout io.Writer) (*httpapi.Accounts, error) {
+func loadOrCreateAccounts(path, dbPath, base string, stdout io.Writer, log *slog.Logger) (*httpapi.AccountsFile, error) {
 	if path != "" {
-		return httpapi.LoadAccounts(path)
+		return httpapi.OpenAccountsFile(path, log)
 	}
 	path = filepath.Join(filepath.Dir(dbPath), "accounts.json")
-	accounts, err := httpapi.LoadAccounts(path)
+	accounts, err := httpapi.OpenAccountsFile(path, log)
 	if !errors.Is(err, fs.ErrNotExist) {
 		return accounts, err
 	}
@@ -145,5 +148,5 @@ func loadOrCreateAccounts(path, dbPath, base string, stdout io.Writer) (*httpapi
 		admin.Email, admin.APIToken, base, admin.AccountID)
 	fmt.Fprintf(stdout, "  curl -u '%s:%s' '%s/rest/api/3/user/properties/settings?accountId=%s'\n\n",
 		admin.Email, admin.APIToken, base, admin.AccountID)
-	return httpapi.LoadAccounts(path)
+	return httpapi.OpenAccountsFile(path, log)
 }

@@ -21,8 +21,9 @@ func set(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		value = []byte(v)
 	} else {
 		// One byte more than the limit is enough to be refused as too large.
+		// Reading gives up on SIGINT/SIGTERM, even if stdin never ends.
 		var err error
-		value, err = io.ReadAll(io.LimitReader(stdin, userprops.MaxValueBytes+1))
+		value, err = io.ReadAll(io.LimitReader(newContextReader(ctx, stdin), userprops.MaxValueBytes+1))
 		if err != nil {
 			return fmt.Errorf("reading the value from stdin: %w", err)
 		}
