@@ -131,3 +131,20 @@ func TestImport_RepeatedPropertyLastWins(t *testing.T) {
 	assert.Contains(t, got, `"version":7`)
 	assert.Contains(t, got, `"value":"second"`)
 }
+
+func TestImport_VersionsOutOfRange(t *testing.T) {
+	for _, v := range []string{"0", "9223372036854775808", "18446744073709551615"} {
+		in := `{"accountId":"a","key":"k","version":` + v + `,"value":"1"}` + "\n"
+		path := filepath.Join(t.TempDir(), "in.jsonl")
+		require.NoError(t, os.WriteFile(path, []byte(in), 0o600))
+		db := tempDB(t)
+		r := runCmd(t, "", "import", "--db", db, path)
+		assert.Equal(t, 1, r.code, "version %s", v)
+		assert.Contains(t, r.stderr, "line 1: version "+v, "version %s", v)
+		assert.NoFileExists(t, db, "version %s: a refused import created the store", v)
+	}
+	in := `{"accountId":"a","key":"k","version":9223372036854775807,"value":"1"}` + "\n"
+	path := filepath.Join(t.TempDir(), "in.jsonl")
+	require.NoError(t, os.WriteFile(path, []byte(in), 0o600))
+	mustRun(t, "import", "--db", tempDB(t), path)
+}

@@ -19,11 +19,13 @@ import (
 // values written with white space (pretty-printed ones span lines) survive
 // byte for byte and every property stays on one line. On import, a value
 // that is not a JSON string is taken as the JSON value itself, for files
-// written by hand; version defaults to 1 and updatedAt to the time of import.
+// written by hand; version defaults to 1 (when absent; an explicit 0, or one
+// above userprops.MaxVersion, is invalid) and updatedAt to the time of
+// import.
 type line struct {
 	AccountID string          `json:"accountId"`
 	Key       string          `json:"key"`
-	Version   uint64          `json:"version,omitempty"`
+	Version   *uint64         `json:"version,omitempty"`
 	UpdatedAt *time.Time      `json:"updatedAt,omitempty"`
 	Value     json.RawMessage `json:"value"`
 }
@@ -39,7 +41,7 @@ func encodeLine(dst []byte, p userprops.Property) ([]byte, error) {
 		return nil, err
 	}
 	updated := p.UpdatedAt
-	b, err := marshalNoEscape(line{AccountID: p.AccountID, Key: p.Key, Version: p.Version, UpdatedAt: &updated, Value: text})
+	b, err := marshalNoEscape(line{AccountID: p.AccountID, Key: p.Key, Version: &p.Version, UpdatedAt: &updated, Value: text})
 	if err != nil {
 		return nil, err
 	}
@@ -57,7 +59,7 @@ func decodeLine(b []byte, now time.Time) (userprops.Property, error) {
 	if dec.More() {
 		return userprops.Property{}, errors.New("not a property line: more than one JSON value")
 	}
-	p := userprops.Property{AccountID: l.AccountID, Key: l.Key, Version: l.Version, UpdatedAt: now, Value: l.Value}
+	p := userprops.Property{AccountID: l.AccountID, Key: l.Key, Version: 1, UpdatedAt: now, Value: l.Value}
 	if len(l.Value) > 0 && l.Value[0] == '"' {
 		var text string
 		if err := json.Unmarshal(l.Value, &text); err != nil {
@@ -65,8 +67,11 @@ func decodeLine(b []byte, now time.Time) (userprops.Property, error) {
 		}
 		p.Value = []byte(text)
 	}
-	if p.Version == 0 {
-		p.Version = 1
+	if l.Version != nil {
+		if *l.Version == 0 || *l.Version > userprops.MaxVersion {
+			return userprops.Property{}, fmt.Errorf("version %d: versions run from 1 to %d", *l.Version, userprops.MaxVersion)
+		}
+		p.Version = *l.Version
 	}
 	if l.UpdatedAt != nil {
 		p.UpdatedAt = *l.UpdatedAt

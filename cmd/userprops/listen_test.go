@@ -17,10 +17,10 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// answerWithin is how long the tests below wait for an answer the server
+// answerTimeout is how long the tests below wait for an answer the server
 // should give at once: generous, so that only a server that does not answer
 // fails.
-const answerWithin = 10 * time.Second
+const answerTimeout = 10 * time.Second
 
 // client is one raw HTTP/1.1 keep-alive connection.
 type client struct {
@@ -59,7 +59,7 @@ func (c *client) answer(deadline time.Time) (int, error) {
 func (c *client) get(t *testing.T, path string) int {
 	t.Helper()
 	c.send(t, path)
-	status, err := c.answer(time.Now().Add(answerWithin))
+	status, err := c.answer(time.Now().Add(answerTimeout))
 	require.NoError(t, err)
 	return status
 }
@@ -68,7 +68,7 @@ func (c *client) get(t *testing.T, path string) int {
 // without data and without waiting for the deadline.
 func (c *client) requireClosedByServer(t *testing.T) {
 	t.Helper()
-	c.SetReadDeadline(time.Now().Add(answerWithin))
+	c.SetReadDeadline(time.Now().Add(answerTimeout))
 	_, err := c.r.ReadByte()
 	var netErr net.Error
 	require.Error(t, err, "the connection is still open")
@@ -100,7 +100,7 @@ func (l *connLimiter) counts() (open, idle, evicted, refused int) {
 // connection idle just after it sent the answer.
 func waitIdle(t *testing.T, l *connLimiter, n int) {
 	t.Helper()
-	deadline := time.Now().Add(answerWithin)
+	deadline := time.Now().Add(answerTimeout)
 	for {
 		if _, idle, _, _ := l.counts(); idle == n {
 			return
@@ -161,7 +161,7 @@ func TestConnLimiter_KeepsBusyConnections(t *testing.T) {
 	for range 2 {
 		select {
 		case <-entered:
-		case <-time.After(answerWithin):
+		case <-time.After(answerTimeout):
 			t.Fatal("the requests did not reach the handler")
 		}
 	}
@@ -171,7 +171,7 @@ func TestConnLimiter_KeepsBusyConnections(t *testing.T) {
 	dial(t, addr).requireClosedByServer(t)
 	close(release)
 	for _, busy := range []*client{a, b} {
-		status, err := busy.answer(time.Now().Add(answerWithin))
+		status, err := busy.answer(time.Now().Add(answerTimeout))
 		require.NoError(t, err)
 		assert.Equal(t, 200, status)
 	}
@@ -222,11 +222,11 @@ func TestServe_ConnectionFlood(t *testing.T) {
 		t.Skip("no sh to lower the limit on open files with")
 	}
 	const nofile = 256
-	base, stderr := startCommand(t, exec.Command("sh", "-c", `ulimit -n 256 && exec "$0" "$@"`,
+	base, stderr := startServer(t, exec.Command("sh", "-c", `ulimit -n 256 && exec "$0" "$@"`,
 		os.Args[0], "serve", "--addr", "127.0.0.1:0", "--db", tempDB(t)))
 	addr := strings.TrimPrefix(base, "http://")
 
-	deadline := time.Now().Add(2 * answerWithin)
+	deadline := time.Now().Add(2 * answerTimeout)
 	answered := 0
 	for range 2 * nofile {
 		c := dial(t, addr)
@@ -238,7 +238,7 @@ func TestServe_ConnectionFlood(t *testing.T) {
 	for range nofile {
 		dial(t, addr)
 	}
-	client := &http.Client{Timeout: answerWithin}
+	client := &http.Client{Timeout: answerTimeout}
 	start := time.Now()
 	resp, err := client.Get(base + "/healthz")
 	took := time.Since(start)

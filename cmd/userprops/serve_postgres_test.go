@@ -22,14 +22,14 @@ import (
 // binary, see TestMain) and returns its base URL.
 func startProcess(t *testing.T, args ...string) string {
 	t.Helper()
-	base, _ := startCommand(t, exec.Command(os.Args[0], append([]string{"serve", "--addr", "127.0.0.1:0"}, args...)...))
+	base, _ := startServer(t, exec.Command(os.Args[0], append([]string{"serve", "--addr", "127.0.0.1:0"}, args...)...))
 	return base
 }
 
-// startCommand starts cmd, which must end up running the test binary as
+// startServer starts cmd, which must end up running the test binary as
 // "userprops serve" (see TestMain), stops it when the test ends, and
 // returns its base URL and what it writes to stderr.
-func startCommand(t *testing.T, cmd *exec.Cmd) (string, *syncBuffer) {
+func startServer(t *testing.T, cmd *exec.Cmd) (string, *syncBuffer) {
 	t.Helper()
 	cmd.Env = append(os.Environ(), "USERPROPS_TEST_MAIN=1")
 	stdout, err := cmd.StdoutPipe()
