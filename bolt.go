@@ -118,7 +118,8 @@ var _ Store = (*BoltStore)(nil)
 
 // OpenBolt opens the store file at path, creating it with mode 0600 if it does
 // not exist (or is empty). It accepts the options every store
-// does (WithDirectory, WithClock) and the bolt options (WithLockTimeout).
+// does (WithDirectory, WithClock, WithAccountLimits) and the bolt options
+// (WithLockTimeout). A file of format 1 is upgraded (see the layout above).
 //
 // A file can be open through one handle at a time. If another handle, in this
 // process or another, holds it, OpenBolt waits up to the lock timeout and

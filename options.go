@@ -49,10 +49,10 @@ func WithClock(now func() time.Time) Option {
 // The limits on one account's data that every store applies unless
 // WithAccountLimits says otherwise. They bound what one account, and so one
 // caller of the HTTP API acting on its own account, can make a server hold
-// and send: with keys of at most MaxKeyLength characters, the largest key
-// list is 1000 keys of 255 "€" (765 bytes each; 766 KB as the []string Keys
-// returns), which the HTTP API sends as about 3.2 MB of JSON, because the
-// self link of each key percent-encodes it to 2295 bytes.
+// and send: with keys of at most MaxKeyLength characters (765 bytes at most,
+// 255 "€"), the largest key list is at most 765 KB as the []string Keys
+// returns, and about 3.1 MB as the HTTP API sends it, because the self link
+// of each key percent-encodes it to three times its size.
 const (
 	// DefaultMaxProperties is how many properties one account may hold.
 	DefaultMaxProperties = 1000
