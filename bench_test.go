@@ -106,7 +106,10 @@ func writeFixture(path string, users int, keysOf func(int) int) error {
 		if err := meta.Put(boltFormatKey, []byte{0, 0, 0, byte(boltFormat)}); err != nil {
 			return err
 		}
-		_, err = tx.CreateBucket(boltPropsBucket)
+		if _, err = tx.CreateBucket(boltPropsBucket); err != nil {
+			return err
+		}
+		_, err = tx.CreateBucket(boltUsageBucket)
 		return err
 	})
 	if err != nil {
@@ -116,9 +119,10 @@ func writeFixture(path string, users int, keysOf func(int) int) error {
 	now := time.Now().UnixNano()
 	for start := 0; start < users; start += usersPerTx {
 		err := db.Update(func(tx *bolt.Tx) error {
-			props := tx.Bucket(boltPropsBucket)
-			props.FillPercent = 0.9 // keys arrive in order
+			props, usage := tx.Bucket(boltPropsBucket), tx.Bucket(boltUsageBucket)
+			props.FillPercent, usage.FillPercent = 0.9, 0.9 // keys arrive in order
 			for u := start; u < min(users, start+usersPerTx); u++ {
+				var used Usage
 				for k := range keysOf(u) {
 					rec, valueCRC := newRecord(benchValue)
 					key := boltKey(nil, benchAccount(u), benchKey(k))
@@ -126,6 +130,11 @@ func writeFixture(path string, users int, keysOf func(int) int) error {
 					if err := props.Put(key, rec); err != nil {
 						return err
 					}
+					used.Properties++
+					used.Bytes += PropertyBytes(benchKey(k), benchValue)
+				}
+				if err := writeUsage(usage, boltKey(nil, benchAccount(u), ""), used); err != nil {
+					return err
 				}
 			}
 			return nil

@@ -22,10 +22,11 @@ import (
 
 // The on-disk layout of a bolt store.
 //
-// A store is one bbolt file with two top-level buckets:
+// A store is one bbolt file with three top-level buckets:
 //
-//	"meta"   "format" → format version, uint32 big-endian (currently 1)
+//	"meta"   "format" → format version, uint32 big-endian (currently 2)
 //	"props"  property key → property record
+//	"usage"  account prefix → usage record (since format 2)
 //
 // A property key is the account ID prefixed by its length, then the property
 // key:
@@ -49,17 +50,34 @@ import (
 // read tell a damaged value, or a value filed under a damaged key, from a
 // good one (ErrCorrupt).
 //
+// A usage record holds what one account counts against its limits
+// (WithAccountLimits), so that a write checks them without reading the
+// account's properties. Its key is the account prefix, uvarint(len(accountID))
+// | accountID, the bytes every property key of the account starts with; an
+// account with no properties has no record. The record is 20 bytes:
+//
+//	properties uint64 big-endian, the number of the account's properties
+//	bytes      uint64 big-endian, the sum of their key and value lengths
+//	checksum   uint32 big-endian, CRC-32C of properties | bytes | account prefix
+//
+// Every write updates its account's record in its own transaction, so the
+// records always agree with the properties; Check verifies that they do.
+//
 // A reader that finds a format version newer than boltFormat refuses the file
 // (ErrFormatVersion); a later format may add buckets or record fields only
-// behind a new version number.
+// behind a new version number. Format 1 had no "usage" bucket: OpenBolt
+// upgrades such a file in place, in one transaction, counting every account's
+// usage from its properties, so that a library that does not keep the
+// records (format 1) refuses the file from then on.
 var (
 	boltMetaBucket  = []byte("meta")
 	boltPropsBucket = []byte("props")
 	boltFormatKey   = []byte("format")
 )
 
-// boltFormat is the format version this library writes and reads.
-const boltFormat uint32 = 1
+// boltFormat is the format version this library writes and reads; it
+// upgrades files of format 1 (which had no usage records) on open.
+const boltFormat uint32 = 2
 
 const recordHeaderLen = 20
 
@@ -104,7 +122,8 @@ var _ Store = (*BoltStore)(nil)
 
 // OpenBolt opens the store file at path, creating it with mode 0600 if it does
 // not exist (or is empty). It accepts the options every store
-// does (WithDirectory, WithClock) and the bolt options (WithLockTimeout).
+// does (WithDirectory, WithClock, WithAccountLimits) and the bolt options
+// (WithLockTimeout). A file of format 1 is upgraded (see the layout above).
 //
 // A file can be open through one handle at a time. If another handle, in this
 // process or another, holds it, OpenBolt waits up to the lock timeout and
@@ -436,10 +455,11 @@ func checkBoltFreelist(f *os.File, m boltMeta, pageSize int64) error {
 	return nil
 }
 
-// initFormat checks the format of a freshly opened file, and lays out an
-// empty one. It writes only to a file with no buckets at all.
+// initFormat checks the format of a freshly opened file, lays out an empty
+// one, and upgrades one of format 1. It writes only to a file with no buckets
+// at all, or of format 1.
 func (s *BoltStore) initFormat() error {
-	var empty bool
+	var empty, upgrade bool
 	err := s.view("open", func(tx *bolt.Tx) error {
 		meta, props := tx.Bucket(boltMetaBucket), tx.Bucket(boltPropsBucket)
 		if meta == nil && props == nil {
@@ -458,14 +478,24 @@ func (s *BoltStore) initFormat() error {
 		if props == nil || len(v) != 4 {
 			return s.gate.MarkDamaged(fmt.Errorf("%w: %s has lost its format record or its properties bucket", ErrCorrupt, s.path))
 		}
-		if f := binary.BigEndian.Uint32(v); f > boltFormat {
+		f := binary.BigEndian.Uint32(v)
+		if f > boltFormat {
 			return fmt.Errorf("%w: %s has format %d, this library reads up to %d",
 				ErrFormatVersion, s.path, f, boltFormat)
 		}
+		if upgrade = f < 2; !upgrade && tx.Bucket(boltUsageBucket) == nil {
+			return s.gate.MarkDamaged(fmt.Errorf("%w: %s has lost its usage bucket", ErrCorrupt, s.path))
+		}
 		return nil
 	})
-	if err != nil || !empty {
+	if err != nil {
 		return err
+	}
+	if upgrade {
+		return s.upgradeFormat()
+	}
+	if !empty {
+		return nil
 	}
 	err = s.db.Update(func(tx *bolt.Tx) error {
 		meta, err := tx.CreateBucket(boltMetaBucket)
@@ -475,11 +505,35 @@ func (s *BoltStore) initFormat() error {
 		if err := meta.Put(boltFormatKey, binary.BigEndian.AppendUint32(nil, boltFormat)); err != nil {
 			return err
 		}
-		_, err = tx.CreateBucket(boltPropsBucket)
+		if _, err = tx.CreateBucket(boltPropsBucket); err != nil {
+			return err
+		}
+		_, err = tx.CreateBucket(boltUsageBucket)
 		return err
 	})
 	if err != nil {
 		return fmt.Errorf("userprops: initialising %s: %w", s.path, err)
+	}
+	return nil
+}
+
+// upgradeFormat takes a file of format 1 to the current format in one
+// transaction: it counts the usage of every account into a new usage bucket.
+// It reads every property key, contained (see contain).
+func (s *BoltStore) upgradeFormat() error {
+	err := s.contain("upgrade", func() error {
+		return s.db.Update(func(tx *bolt.Tx) error {
+			if _, err := tx.CreateBucket(boltUsageBucket); err != nil {
+				return err
+			}
+			if err := countUsage(tx); err != nil {
+				return err
+			}
+			return tx.Bucket(boltMetaBucket).Put(boltFormatKey, binary.BigEndian.AppendUint32(nil, boltFormat))
+		})
+	})
+	if err != nil {
+		return fmt.Errorf("userprops: upgrading %s to format %d: %w", s.path, boltFormat, err)
 	}
 	return nil
 }

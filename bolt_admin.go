@@ -14,11 +14,13 @@ import (
 // Operations on a whole bolt store: verification, copies, export and restore.
 
 // Check reads the whole file and verifies it: every property key decodes
-// and every record passes its checksum, then bbolt's own consistency check
-// (every page reachable or free, and none twice). It returns nil, or an error
-// wrapping ErrCorrupt that lists the first problems found; finding damage
-// also marks the store damaged (see ErrCorrupt). It runs in one read
-// transaction, alongside other calls, and reads every page of the file.
+// and every record passes its checksum, every account's usage record passes
+// its checksum and agrees with the account's properties, then bbolt's own
+// consistency check (every page reachable or free, and none twice). It
+// returns nil, or an error wrapping ErrCorrupt that lists the first problems
+// found; finding damage also marks the store damaged (see ErrCorrupt). It
+// runs in one read transaction, alongside other calls, and reads every page
+// of the file.
 func (s *BoltStore) Check(ctx context.Context) error {
 	if err := s.gate.Ready(ctx); err != nil {
 		return err
@@ -50,6 +52,11 @@ func (s *BoltStore) Check(ctx context.Context) error {
 			// would read pages this goroutine has not proved readable.
 			return nil
 		}
+		found, err := checkUsage(ctx, tx, maxProblems-len(problems))
+		if err != nil {
+			return err
+		}
+		problems = append(problems, found...)
 		for err := range tx.Check() {
 			if len(problems) < maxProblems {
 				problems = append(problems, err.Error())
@@ -127,7 +134,10 @@ func (s *BoltStore) ForEach(ctx context.Context, fn func(Property) error) error 
 // checked with the rules of Set, and its Version must be from 1 to
 // MaxVersion; if one
 // fails, nothing is written and the error names it. Restore is an
-// administrative operation: it does not consult the Directory. It goes
+// administrative operation: it does not consult the Directory, and the
+// account limits (WithAccountLimits) do not apply to it, so that a backup
+// restores whole whatever the limits; the properties it writes count
+// towards them, and an account it leaves above a limit can only shrink. It goes
 // through the committer, in order with Sets and Deletes, and like them is
 // withdrawn if ctx ends before the committer takes it. A batch is held in
 // memory until it commits; restore large sets in batches of some thousands.

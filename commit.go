@@ -159,10 +159,10 @@ func (s *BoltStore) commit(batch []*boltWrite) {
 	now := s.gate.Now().UnixNano()
 	err := s.update("commit", func(tx *bolt.Tx) error {
 		s.db.AllocSize = growthStep(tx.Size())
-		b := tx.Bucket(boltPropsBucket)
+		b := batchTx{s: s, props: tx.Bucket(boltPropsBucket), usage: tx.Bucket(boltUsageBucket), now: now}
 		for _, w := range live {
 			var err error
-			if w.status, w.err, err = w.apply(b, now); err != nil {
+			if w.status, w.err, err = w.apply(b); err != nil {
 				return err
 			}
 		}
@@ -186,26 +186,72 @@ func growthStep(size int64) int {
 	return int(min(max(size, 32<<10), 16<<20))
 }
 
-// apply performs w in the transaction that b belongs to. It returns w's own
-// answer, and a non-nil err if bbolt failed, which must roll back the
+// batchTx is the transaction a batch is applied in: its buckets, the time
+// that stamps its records, and the store (for its Gate and messages).
+type batchTx struct {
+	s            *BoltStore
+	props, usage *bolt.Bucket
+	now          int64
+}
+
+// apply performs w in the transaction b. It returns w's own answer, and a
+// non-nil err if bbolt failed or met damage, which must roll back the
 // transaction.
-func (w *boltWrite) apply(b *bolt.Bucket, now int64) (status Status, answer, err error) {
+//
+// Every write keeps the usage record of its account (bolt_usage.go) in the
+// same transaction: the usage a write reads includes the writes before it in
+// the batch, so that the account limits count the writes of one account one
+// after another. A Set the limits refuse answers ErrAccountFull and writes
+// nothing; a Restore is exempt from the limits, but counted.
+func (w *boltWrite) apply(b batchTx) (status Status, answer, err error) {
 	switch w.kind {
 	case writeDelete:
-		if b.Get(w.key) == nil {
+		old := b.props.Get(w.key)
+		if old == nil {
 			return 0, NotFound(w.accountID, w.propKey), nil
 		}
-		return 0, nil, b.Delete(w.key)
+		prefix, _ := accountPrefix(w.key)
+		u, err := b.s.readUsage(b.usage, prefix)
+		if err != nil {
+			return 0, nil, err
+		}
+		u.Properties--
+		u.Bytes -= storedBytes(prefix, w.key, old)
+		if err := b.props.Delete(w.key); err != nil {
+			return 0, nil, err
+		}
+		return 0, nil, writeUsage(b.usage, prefix, u)
 	case writeRestore:
 		for _, e := range w.restore {
-			if err := b.Put(e.key, e.record); err != nil {
+			prefix, _ := accountPrefix(e.key)
+			u, err := b.s.readUsage(b.usage, prefix)
+			if err != nil {
+				return 0, nil, err
+			}
+			if old := b.props.Get(e.key); old != nil {
+				u.Bytes -= storedBytes(prefix, e.key, old)
+			} else {
+				u.Properties++
+			}
+			u.Bytes += storedBytes(prefix, e.key, e.record)
+			if err := b.props.Put(e.key, e.record); err != nil {
+				return 0, nil, err
+			}
+			if err := writeUsage(b.usage, prefix, u); err != nil {
 				return 0, nil, err
 			}
 		}
 		return 0, nil, nil
 	}
+	prefix, _ := accountPrefix(w.key)
+	before, err := b.s.readUsage(b.usage, prefix)
+	if err != nil {
+		return 0, nil, err
+	}
+	after := before
+	after.Bytes += storedBytes(prefix, w.key, w.record)
 	status, version := Created, uint64(1)
-	if old := b.Get(w.key); old != nil {
+	if old := b.props.Get(w.key); old != nil {
 		status = Updated
 		if len(old) >= recordHeaderLen {
 			version = binary.BigEndian.Uint64(old[0:8]) + 1
@@ -214,7 +260,16 @@ func (w *boltWrite) apply(b *bolt.Bucket, now int64) (status Status, answer, err
 			return 0, fmt.Errorf("userprops: account %s, key %s: the property is at the largest version, %d; delete it to start again at 1",
 				abbrev(w.accountID), abbrev(w.propKey), MaxVersion), nil
 		}
+		after.Bytes -= storedBytes(prefix, w.key, old)
+	} else {
+		after.Properties++
 	}
-	stampRecord(w.key, w.record, w.valueCRC, version, now)
-	return status, nil, b.Put(w.key, w.record)
+	if err := b.s.gate.CheckUsage(w.accountID, before, after); err != nil {
+		return 0, err, nil
+	}
+	stampRecord(w.key, w.record, w.valueCRC, version, b.now)
+	if err := b.props.Put(w.key, w.record); err != nil {
+		return 0, nil, err
+	}
+	return status, nil, writeUsage(b.usage, prefix, after)
 }

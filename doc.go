@@ -27,6 +27,11 @@
 //     MaxValueBytes bytes, checked before parsing (ErrValueTooLarge); exactly
 //     one JSON value of any type in valid UTF-8 (ErrInvalidJSON).
 //
+// One more rule is the store's own, not Jira's: an account may hold at most
+// DefaultMaxProperties properties and DefaultMaxBytes bytes of keys and
+// values (WithAccountLimits changes or lifts the limits); a Set past them
+// returns ErrAccountFull.
+//
 // Set answers Created the first time a property is stored (also after a
 // Delete) and Updated afterwards; Property.Version is 1 on creation and grows
 // by one with every update. Get and Delete of a missing property return
@@ -41,8 +46,8 @@
 //
 // # Options
 //
-// Options that name no backend (WithDirectory, WithClock) apply to every
-// store. An option for one backend (WithLockTimeout for OpenBolt) is ignored
+// Options that name no backend (WithDirectory, WithClock,
+// WithAccountLimits) apply to every store. An option for one backend (WithLockTimeout for OpenBolt) is ignored
 // by the others, so one list of options opens any store.
 //
 // # Writing a backend

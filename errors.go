@@ -38,6 +38,14 @@ var (
 	// value in valid UTF-8.
 	ErrInvalidJSON = errors.New("userprops: property value is not valid JSON")
 
+	// ErrAccountFull is returned when a Set would take an account past a
+	// limit of the store (WithAccountLimits): create a property on an
+	// account that has as many as it may hold, or grow the bytes of its keys
+	// and values past their limit. The message names the limit and the
+	// figures. Nothing is changed; deleting properties, or storing smaller
+	// values, makes room.
+	ErrAccountFull = errors.New("userprops: account has reached its limit")
+
 	// ErrNotFound is returned when the property does not exist.
 	ErrNotFound = errors.New("userprops: property not found")
 
@@ -84,7 +92,7 @@ var (
 )
 
 // HTTPStatus returns the HTTP status code that Jira's REST API answers for err:
-// 400 for invalid input, 401, 403, 404 for a missing user or property, 405 for
+// 400 for invalid input and a full account, 401, 403, 404 for a missing user or property, 405 for
 // a missing property key, 503 for a closed store, 200 for nil and 500 for
 // anything else, damage and locked files included.
 func HTTPStatus(err error) int {
@@ -115,6 +123,12 @@ var httpStatuses = [...]struct {
 	{ErrValueMissing, http.StatusBadRequest},
 	{ErrValueTooLarge, http.StatusBadRequest},
 	{ErrInvalidJSON, http.StatusBadRequest},
+	// Jira answers 400 for every rule a request breaks, a value too large
+	// included (not 413); an account's quota is one more rule, and the
+	// clients that handle Jira's 400 read its errorMessages. Not 413 (the
+	// request is small), not 429 (waiting does not help), not 507 (a 5xx
+	// says the server failed).
+	{ErrAccountFull, http.StatusBadRequest},
 	{ErrNotFound, http.StatusNotFound},
 	{ErrUserNotFound, http.StatusNotFound},
 	{ErrClosed, http.StatusServiceUnavailable},

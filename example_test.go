@@ -156,3 +156,26 @@ func ExampleWithDirectory() {
 	// Output:
 	// userprops: user not found: "mallory" 404
 }
+
+func ExampleWithAccountLimits() {
+	ctx := context.Background()
+	store := userprops.NewMemory(userprops.WithAccountLimits(2, 1024))
+	defer store.Close()
+
+	for _, key := range []string{"theme", "language", "timezone"} {
+		_, err := store.Set(ctx, "5b10ac8d82e05b22cc7d4ef5", key, []byte(`"x"`))
+		fmt.Println(key, errors.Is(err, userprops.ErrAccountFull), userprops.HTTPStatus(err))
+	}
+	fmt.Println(store.Delete(ctx, "5b10ac8d82e05b22cc7d4ef5", "theme"))
+	_, err := store.Set(ctx, "5b10ac8d82e05b22cc7d4ef5", "timezone", []byte(`"x"`))
+	fmt.Println(err)
+	_, err = store.Set(ctx, "5b10ac8d82e05b22cc7d4ef5", "language", []byte(`"`+strings.Repeat("x", 1100)+`"`))
+	fmt.Println(err)
+	// Output:
+	// theme false 200
+	// language false 200
+	// timezone true 400
+	// <nil>
+	// <nil>
+	// userprops: account has reached its limit: account "5b10ac8d82e05b22cc7d4ef5" would hold 1121 bytes of keys and values, more than the limit of 1024
+}

@@ -17,8 +17,10 @@ import (
 // the rules (ValidateAccountID, ValidateKey, ValidateValue, in that order),
 // and the Directory, if one is configured, knows the account. Each Admit
 // method returns nil or the error the Store method must return, unchanged.
-// It also keeps the two states every store shares: closed (MarkClosed) and
-// damaged (MarkDamaged), and the store's clock (Now).
+// It holds the one rule that depends on what is stored, the account limits
+// (CheckUsage, inside the backend's write), and keeps the two states every
+// store shares: closed (MarkClosed) and damaged (MarkDamaged), and the
+// store's clock (Now).
 //
 // A backend creates one Gate with the Options it was opened with, calls the
 // matching Admit method first in every Store method (Ready in operations of
@@ -33,8 +35,8 @@ type Gate struct {
 }
 
 // NewGate returns a Gate for a store opened with opts. It reads the options
-// every store shares (WithDirectory, WithClock); a backend reads its own with
-// BackendSettings.
+// every store shares (WithDirectory, WithClock, WithAccountLimits); a backend
+// reads its own with BackendSettings.
 func NewGate(opts ...Option) *Gate {
 	return &Gate{opts: newOptions(opts)}
 }
@@ -108,6 +110,48 @@ func (g *Gate) MarkDamaged(err error) error {
 // (WithClock), in UTC, without a monotonic clock reading.
 func (g *Gate) Now() time.Time {
 	return g.opts.now().UTC()
+}
+
+// Usage is what one account holds, as the account limits count it (see
+// WithAccountLimits): its number of properties, and the bytes of their keys
+// and values together (PropertyBytes).
+type Usage struct {
+	Properties int
+	Bytes      int64
+}
+
+// PropertyBytes returns what one property counts against its account's byte
+// limit: the length in bytes of its key plus that of its value, as stored.
+func PropertyBytes(key string, value []byte) int64 {
+	return int64(len(key)) + int64(len(value))
+}
+
+// CheckUsage applies the account limits (WithAccountLimits) to a write that
+// takes the usage of accountID from before to after. It returns an error
+// wrapping ErrAccountFull, which names the limit and the figures, if the
+// write adds a property and the account would then hold more properties than
+// it may, or adds bytes and the account would then hold more bytes than it
+// may; and nil otherwise. A write that adds neither (an update to a value no
+// larger, a Delete) is always admitted, even on an account already above a
+// limit.
+//
+// A backend calls it in every write that creates a property or replaces a
+// value (Restore-like administrative writes may skip it), with before read
+// in the same transaction as the write and under the same lock, so that
+// concurrent writes to one account are counted one after another and
+// together never pass a limit; on an error it writes nothing, and returns
+// the error unchanged. It keeps after as the account's new usage, with the
+// write, atomically.
+func (g *Gate) CheckUsage(accountID string, before, after Usage) error {
+	if max := g.opts.maxProperties; max > 0 && after.Properties > max && after.Properties > before.Properties {
+		return fmt.Errorf("%w: account %s would hold %d properties, more than the limit of %d",
+			ErrAccountFull, abbrev(accountID), after.Properties, max)
+	}
+	if max := g.opts.maxBytes; max > 0 && after.Bytes > max && after.Bytes > before.Bytes {
+		return fmt.Errorf("%w: account %s would hold %d bytes of keys and values, more than the limit of %d",
+			ErrAccountFull, abbrev(accountID), after.Bytes, max)
+	}
+	return nil
 }
 
 // NotFound is for backend implementers: it returns the error for a missing

@@ -6,6 +6,8 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/stretchr/testify/assert"
+
 	"github.com/userprops/userprops"
 	"github.com/userprops/userprops/storetest"
 )
@@ -28,6 +30,24 @@ func (m *mapStore) Set(ctx context.Context, accountID, key string, value []byte)
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	p, ok := m.props[[2]string{accountID, key}]
+	// The account's usage, counted under the lock that serialises writes.
+	var before userprops.Usage
+	for ref, q := range m.props {
+		if ref[0] == accountID {
+			before.Properties++
+			before.Bytes += userprops.PropertyBytes(q.Key, q.Value)
+		}
+	}
+	after := before
+	after.Bytes += userprops.PropertyBytes(key, value)
+	if ok {
+		after.Bytes -= userprops.PropertyBytes(key, p.Value)
+	} else {
+		after.Properties++
+	}
+	if err := m.gate.CheckUsage(accountID, before, after); err != nil {
+		return 0, err
+	}
 	status := userprops.Updated
 	if !ok {
 		status, p = userprops.Created, userprops.Property{AccountID: accountID, Key: key}
@@ -89,4 +109,56 @@ func TestGate_ThirdPartyBackend(t *testing.T) {
 	storetest.Run(t, func(t *testing.T, opts ...userprops.Option) userprops.Store {
 		return &mapStore{gate: userprops.NewGate(opts...), props: map[[2]string]userprops.Property{}}
 	})
+}
+
+func TestGate_CheckUsage(t *testing.T) {
+	under := userprops.Usage{Properties: 2, Bytes: 100}
+	for _, c := range []struct {
+		name          string
+		opts          []userprops.Option
+		before, after userprops.Usage
+		want          string // "" for nil, else the message's figures
+	}{
+		{"default, last property", nil,
+			userprops.Usage{Properties: userprops.DefaultMaxProperties - 1}, userprops.Usage{Properties: userprops.DefaultMaxProperties}, ""},
+		{"default, one property too many", nil,
+			userprops.Usage{Properties: userprops.DefaultMaxProperties}, userprops.Usage{Properties: userprops.DefaultMaxProperties + 1},
+			"would hold 1001 properties, more than the limit of 1000"},
+		{"default, last byte", nil,
+			userprops.Usage{Properties: 1, Bytes: 10}, userprops.Usage{Properties: 1, Bytes: userprops.DefaultMaxBytes}, ""},
+		{"default, one byte too many", nil,
+			userprops.Usage{Properties: 1, Bytes: 10}, userprops.Usage{Properties: 1, Bytes: userprops.DefaultMaxBytes + 1},
+			"would hold 4194305 bytes of keys and values, more than the limit of 4194304"},
+		{"set limits", []userprops.Option{userprops.WithAccountLimits(2, 100)}, userprops.Usage{}, under, ""},
+		{"set limits, properties", []userprops.Option{userprops.WithAccountLimits(2, 100)},
+			under, userprops.Usage{Properties: 3, Bytes: 100}, "would hold 3 properties, more than the limit of 2"},
+		{"set limits, bytes", []userprops.Option{userprops.WithAccountLimits(2, 100)},
+			under, userprops.Usage{Properties: 2, Bytes: 101}, "would hold 101 bytes of keys and values, more than the limit of 100"},
+		{"above the limits, shrinking", []userprops.Option{userprops.WithAccountLimits(2, 100)},
+			userprops.Usage{Properties: 5, Bytes: 500}, userprops.Usage{Properties: 5, Bytes: 499}, ""},
+		{"above the limits, same size", []userprops.Option{userprops.WithAccountLimits(2, 100)},
+			userprops.Usage{Properties: 5, Bytes: 500}, userprops.Usage{Properties: 5, Bytes: 500}, ""},
+		{"above the limits, one property less", []userprops.Option{userprops.WithAccountLimits(2, 100)},
+			userprops.Usage{Properties: 5, Bytes: 500}, userprops.Usage{Properties: 4, Bytes: 400}, ""},
+		{"above the limits, growing", []userprops.Option{userprops.WithAccountLimits(2, 100)},
+			userprops.Usage{Properties: 5, Bytes: 500}, userprops.Usage{Properties: 5, Bytes: 501}, "would hold 501 bytes"},
+		{"no limits", []userprops.Option{userprops.WithAccountLimits(0, 0)},
+			userprops.Usage{Properties: 1 << 40, Bytes: 1 << 50}, userprops.Usage{Properties: 1<<40 + 1, Bytes: 1<<50 + 1}, ""},
+		{"negative is no limit", []userprops.Option{userprops.WithAccountLimits(-1, -1)},
+			userprops.Usage{}, userprops.Usage{Properties: 1 << 40, Bytes: 1 << 50}, ""},
+		{"no property limit", []userprops.Option{userprops.WithAccountLimits(0, 100)},
+			userprops.Usage{}, userprops.Usage{Properties: 5000, Bytes: 100}, ""},
+		{"no byte limit", []userprops.Option{userprops.WithAccountLimits(2, 0)},
+			userprops.Usage{}, userprops.Usage{Properties: 2, Bytes: 1 << 50}, ""},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			err := userprops.NewGate(c.opts...).CheckUsage("acc", c.before, c.after)
+			if c.want == "" {
+				assert.NoError(t, err)
+				return
+			}
+			assert.ErrorIs(t, err, userprops.ErrAccountFull)
+			assert.ErrorContains(t, err, `account "acc" `+c.want)
+		})
+	}
 }

@@ -32,14 +32,21 @@ type memShard struct {
 	mu sync.RWMutex
 	// props holds every property of the shard by (account, key).
 	props map[memKey]memRecord
-	// keys indexes props by account, for Keys; an account with no
+	// accounts indexes props by account, for Keys, and holds each
+	// account's usage, for the account limits; an account with no
 	// properties has no entry.
-	keys map[string]map[string]struct{}
+	accounts map[string]*memAccount
 	// Padding keeps neighbouring shards' locks off one cache line.
 	_ [64]byte
 }
 
 type memKey struct{ accountID, key string }
+
+// memAccount is what a shard knows of one account with properties.
+type memAccount struct {
+	keys  map[string]struct{}
+	usage Usage
+}
 
 type memRecord struct {
 	value     []byte // owned by the store, never handed out
@@ -47,13 +54,13 @@ type memRecord struct {
 	updatedAt time.Time
 }
 
-// NewMemory returns an empty MemoryStore. It accepts WithDirectory and
-// WithClock; other options have no effect.
+// NewMemory returns an empty MemoryStore. It accepts WithDirectory,
+// WithClock and WithAccountLimits; other options have no effect.
 func NewMemory(opts ...Option) *MemoryStore {
 	s := &MemoryStore{gate: NewGate(opts...), seed: maphash.MakeSeed()}
 	for i := range s.shards {
 		s.shards[i].props = make(map[memKey]memRecord)
-		s.shards[i].keys = make(map[string]map[string]struct{})
+		s.shards[i].accounts = make(map[string]*memAccount)
 	}
 	return s
 }
@@ -76,18 +83,36 @@ func (s *MemoryStore) Set(ctx context.Context, accountID, key string, value []by
 	if s.gate.Closed() {
 		return 0, ErrClosed
 	}
+	// The account's usage is counted under the shard's lock, so that
+	// concurrent Sets on one account pass its limits one after another.
+	acc := sh.accounts[accountID]
+	var before Usage
+	if acc != nil {
+		before = acc.usage
+	}
+	after := before
+	after.Bytes += PropertyBytes(key, value)
+	old, exists := sh.props[k]
+	if exists {
+		after.Bytes -= PropertyBytes(key, old.value)
+	} else {
+		after.Properties++
+	}
+	if err := s.gate.CheckUsage(accountID, before, after); err != nil {
+		return 0, err
+	}
 	status := Created
-	if old, ok := sh.props[k]; ok {
+	if exists {
 		status = Updated
 		rec.version = old.version + 1
 	} else {
-		keys := sh.keys[accountID]
-		if keys == nil {
-			keys = make(map[string]struct{})
-			sh.keys[accountID] = keys
+		if acc == nil {
+			acc = &memAccount{keys: make(map[string]struct{})}
+			sh.accounts[accountID] = acc
 		}
-		keys[key] = struct{}{}
+		acc.keys[key] = struct{}{}
 	}
+	acc.usage = after
 	sh.props[k] = rec
 	return status, nil
 }
@@ -132,14 +157,17 @@ func (s *MemoryStore) Delete(ctx context.Context, accountID, key string) error {
 	if s.gate.Closed() {
 		return ErrClosed
 	}
-	if _, ok := sh.props[k]; !ok {
+	old, ok := sh.props[k]
+	if !ok {
 		return NotFound(accountID, key)
 	}
 	delete(sh.props, k)
-	keys := sh.keys[accountID]
-	delete(keys, key)
-	if len(keys) == 0 {
-		delete(sh.keys, accountID)
+	acc := sh.accounts[accountID]
+	delete(acc.keys, key)
+	acc.usage.Properties--
+	acc.usage.Bytes -= PropertyBytes(key, old.value)
+	if len(acc.keys) == 0 {
+		delete(sh.accounts, accountID)
 	}
 	return nil
 }
@@ -155,10 +183,12 @@ func (s *MemoryStore) Keys(ctx context.Context, accountID string) ([]string, err
 		sh.mu.RUnlock()
 		return nil, ErrClosed
 	}
-	set := sh.keys[accountID]
-	keys := make([]string, 0, len(set))
-	for k := range set {
-		keys = append(keys, k)
+	keys := []string{}
+	if acc := sh.accounts[accountID]; acc != nil {
+		keys = make([]string, 0, len(acc.keys))
+		for k := range acc.keys {
+			keys = append(keys, k)
+		}
 	}
 	sh.mu.RUnlock()
 	slices.Sort(keys)
@@ -174,7 +204,7 @@ func (s *MemoryStore) Close() error {
 	for i := range s.shards {
 		sh := &s.shards[i]
 		sh.mu.Lock()
-		sh.props, sh.keys = nil, nil
+		sh.props, sh.accounts = nil, nil
 		sh.mu.Unlock()
 	}
 	return nil

@@ -6,7 +6,7 @@ import "time"
 // backend in another package such as pgstore.Open).
 //
 // The options of this package that do not name a backend (WithDirectory,
-// WithClock) apply to every store: each backend reads them through its Gate.
+// WithClock, WithAccountLimits) apply to every store: each backend reads them through its Gate.
 // An option that concerns one backend only, such as WithLockTimeout for
 // OpenBolt, is made with BackendOption and read back by that backend alone
 // with BackendSettings; every other backend ignores it, so one list of
@@ -18,12 +18,15 @@ type Option func(*options)
 type options struct {
 	directory Directory
 	now       func() time.Time
+	// maxProperties and maxBytes are the account limits; 0 is none.
+	maxProperties int
+	maxBytes      int64
 	// backend holds the settings of BackendOptions, in the order given.
 	backend []any
 }
 
 func newOptions(opts []Option) options {
-	o := options{now: time.Now}
+	o := options{now: time.Now, maxProperties: DefaultMaxProperties, maxBytes: DefaultMaxBytes}
 	for _, opt := range opts {
 		opt(&o)
 	}
@@ -41,6 +44,44 @@ func WithDirectory(dir Directory) Option {
 // time.Now. It is meant for tests and reproducible examples.
 func WithClock(now func() time.Time) Option {
 	return func(o *options) { o.now = now }
+}
+
+// The limits on one account's data that every store applies unless
+// WithAccountLimits says otherwise. They bound what one account, and so one
+// caller of the HTTP API acting on its own account, can make a server hold
+// and send: with keys of at most MaxKeyLength characters (765 bytes at most,
+// 255 "€"), the largest key list is at most 765 KB as the []string Keys
+// returns, and about 3.1 MB as the HTTP API sends it, because the self link
+// of each key percent-encodes it to three times its size.
+const (
+	// DefaultMaxProperties is how many properties one account may hold.
+	DefaultMaxProperties = 1000
+
+	// DefaultMaxBytes is how many bytes of keys and values together one
+	// account may hold (see PropertyBytes): 4 MiB, room for 128 values of
+	// the largest size (MaxValueBytes), or for the largest number of
+	// properties with values of some 4 KB each.
+	DefaultMaxBytes int64 = 4 << 20
+)
+
+// WithAccountLimits sets the limits on each account's data: at most
+// maxProperties properties, and at most maxBytes bytes of keys and values
+// together, counted as PropertyBytes counts them. Without this option a store
+// applies DefaultMaxProperties and DefaultMaxBytes.
+//
+// A Set that would create a property on an account holding maxProperties, or
+// grow an account's bytes past maxBytes, returns an error wrapping
+// ErrAccountFull and changes nothing. Updates that do not grow an account,
+// and every Delete, are always allowed, even on an account above its limits
+// (after the limits were lowered, or a bolt Restore, which is exempt), so
+// that it can always shrink back.
+//
+// A limit of 0 or less turns that limit off: WithAccountLimits(0, 0) lets
+// one account fill the store, and one key list grow without bound.
+func WithAccountLimits(maxProperties int, maxBytes int64) Option {
+	return func(o *options) {
+		o.maxProperties, o.maxBytes = max(maxProperties, 0), max(maxBytes, 0)
+	}
 }
 
 // BackendOption is for backend implementers. It returns an Option that

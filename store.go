@@ -20,6 +20,12 @@ type Store interface {
 	// replaced an existing value. Among concurrent Sets of a property that
 	// does not exist, exactly one returns Created.
 	//
+	// A Set that would create a property on an account that holds as many
+	// as the store allows, or grow the bytes of an account's keys and values
+	// past their limit (WithAccountLimits), returns an error wrapping
+	// ErrAccountFull and changes nothing; concurrent Sets on one account
+	// never pass a limit together.
+	//
 	// The store keeps its own copy of value; the caller may reuse it as soon
 	// as Set returns. A durable store returns only once the change is on
 	// stable storage.

@@ -15,6 +15,7 @@
 package httpapi
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/json"
 	"errors"
@@ -155,25 +156,55 @@ func (s *server) properties(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// keyListBuffer is the size of the buffer a key list is written through.
+const keyListBuffer = 32 << 10
+
+// keys answers the key list. The document is encoded as it is written, one
+// key at a time through a buffer of keyListBuffer bytes, so that a list
+// takes no memory beyond the keys the store returned and that buffer,
+// however long it is: a self link is longer than its key (a key of 255 "€"
+// is 765 bytes, its link 2295 bytes more), and a list held whole took
+// several copies of a document four times the size of the keys. The bytes
+// are those json.Marshal writes for {"keys":[{"key":K,"self":URL},…]}, and
+// a newline.
 func (s *server) keys(w http.ResponseWriter, r *http.Request, store userprops.Store, version, accountID string) {
 	keys, err := store.Keys(r.Context(), accountID)
 	if err != nil {
 		s.fail(w, r, err, "")
 		return
 	}
-	type keyRef struct {
-		Key  string `json:"key"`
-		Self string `json:"self"`
-	}
-	body := struct {
-		Keys []keyRef `json:"keys"`
-	}{Keys: make([]keyRef, len(keys))}
 	base := s.base(r) + "/rest/api/" + version + "/user/properties/"
 	query := "?accountId=" + url.QueryEscape(accountID)
+	h := w.Header()
+	h.Set("Content-Type", "application/json;charset=UTF-8")
+	h.Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(http.StatusOK)
+	out := bufio.NewWriterSize(w, keyListBuffer)
+	entry := []byte(`{"keys":[`)
 	for i, k := range keys {
-		body.Keys[i] = keyRef{Key: k, Self: base + escapeKey(k) + query}
+		if i > 0 {
+			entry = append(entry, ',')
+		}
+		entry = append(entry, `{"key":`...)
+		entry = appendJSONString(entry, k)
+		entry = append(entry, `,"self":`...)
+		entry = appendJSONString(entry, base+escapeKey(k)+query)
+		entry = append(entry, '}')
+		if _, err := out.Write(entry); err != nil {
+			return // the client is gone; nothing more can be answered
+		}
+		entry = entry[:0]
 	}
-	writeJSON(w, http.StatusOK, body)
+	entry = append(entry, "]}\n"...)
+	if _, err := out.Write(entry); err == nil {
+		_ = out.Flush()
+	}
+}
+
+// appendJSONString appends s encoded as json.Marshal encodes a string.
+func appendJSONString(dst []byte, s string) []byte {
+	b, _ := json.Marshal(s) // a string always encodes
+	return append(dst, b...)
 }
 
 func (s *server) get(w http.ResponseWriter, r *http.Request, store userprops.Store, accountID, key string) {

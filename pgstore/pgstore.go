@@ -15,6 +15,23 @@
 //	    updated_at_ns bigint,  -- nanoseconds since the Unix epoch
 //	    PRIMARY KEY (account_id, key))
 //
+//	userprops_accounts (
+//	    account_id bytea PRIMARY KEY,
+//	    properties bigint,  -- the number of the account's properties
+//	    bytes      bigint)  -- the sum of their key and value lengths
+//
+// userprops_accounts holds what each account counts against the account
+// limits (userprops.WithAccountLimits), and its row is the lock that
+// serialises the writes of one account: Set and Delete each run in one
+// transaction that first locks the account's row (Set creates it if need
+// be), then reads what it needs, changes the property, and writes the row,
+// so that concurrent writes of one account, from any number of processes,
+// pass the limits one after another, and the row always agrees with the
+// properties. Schema version 2 added the table, counting it from the
+// properties while writes wait; a process of an older version that is still
+// running writes without counting, so stop those before opening the
+// database with this one.
+//
 // IDs and keys are bytea, not text, because the rules allow NUL in them,
 // which PostgreSQL text cannot hold; bytea also sorts byte-wise, as Keys must,
 // whatever the database's collation (the effect of COLLATE "C" on text), and
@@ -48,8 +65,9 @@ import (
 // It is safe for concurrent use by multiple goroutines and by many processes
 // sharing one database. Set and Delete return once the database has
 // committed the change (with its usual durability: synchronous_commit).
-// Set is one statement, an upsert that returns the new version, so Created
-// and Updated are exact under any concurrency, across processes too.
+// A Set is one transaction under its account's lock, with an upsert that
+// returns the new version, so Created and Updated are exact under any
+// concurrency, across processes too, and so are the account limits.
 //
 // Reads stop when their context ends. A write stops while it waits for a
 // connection; once its statement is sent, it runs to the end (at most
@@ -67,7 +85,8 @@ const WriteTimeout = 30 * time.Second
 
 // Open connects to the database at dsn (a PostgreSQL URL or key=value
 // string, as pgx reads it), creates or migrates the schema, and returns the
-// store. It accepts userprops.WithDirectory and userprops.WithClock.
+// store. It accepts userprops.WithDirectory, userprops.WithClock and
+// userprops.WithAccountLimits.
 //
 // Processes that open one database at once are safe: the schema is created
 // under an advisory lock. A database whose schema is newer than this
@@ -95,15 +114,53 @@ func (s *Store) Set(ctx context.Context, accountID, key string, value []byte) (u
 	if err := s.gate.AdmitSet(ctx, accountID, key, value); err != nil {
 		return 0, err
 	}
-	const upsert = `
-INSERT INTO userprops_properties AS p (account_id, key, value, version, updated_at_ns)
-VALUES ($1, $2, $3, 1, $4)
-ON CONFLICT (account_id, key) DO UPDATE
-SET value = excluded.value, version = p.version + 1, updated_at_ns = excluded.updated_at_ns
-RETURNING version`
 	var version int64
 	err := s.write(ctx, func(ctx context.Context, conn *pgxpool.Conn) error {
-		return conn.QueryRow(ctx, upsert, []byte(accountID), []byte(key), value, s.gate.Now().UnixNano()).Scan(&version)
+		id, k := []byte(accountID), []byte(key)
+		// One round trip: begin, lock the account's row (reading its
+		// usage), and read the size of the property it replaces. Each
+		// statement reads what was committed before it started, so the
+		// second sees every write of the account before the lock.
+		var before userprops.Usage
+		var oldBytes *int64
+		b := &pgx.Batch{}
+		b.BeginTx(pgx.TxOptions{})
+		b.Queue(lockAccount, id).QueryRow(func(row pgx.Row) error {
+			return row.Scan(&before.Properties, &before.Bytes)
+		})
+		b.Queue(`SELECT length(key) + length(value) FROM userprops_properties WHERE account_id = $1 AND key = $2`,
+			id, k).QueryRow(func(row pgx.Row) error {
+			if err := row.Scan(&oldBytes); !errors.Is(err, pgx.ErrNoRows) {
+				return err
+			}
+			return nil
+		})
+		br := conn.SendBatch(ctx, b)
+		tx := br.Tx()
+		defer tx.Rollback(ctx)
+		if err := br.Close(); err != nil {
+			return err
+		}
+		after := before
+		after.Bytes += userprops.PropertyBytes(key, value)
+		if oldBytes != nil {
+			after.Bytes -= *oldBytes
+		} else {
+			after.Properties++
+		}
+		if err := s.gate.CheckUsage(accountID, before, after); err != nil {
+			return err
+		}
+		b = &pgx.Batch{}
+		b.Queue(upsert, id, k, value, s.gate.Now().UnixNano()).QueryRow(func(row pgx.Row) error {
+			return row.Scan(&version)
+		})
+		b.Queue(`UPDATE userprops_accounts SET properties = $2, bytes = $3 WHERE account_id = $1`,
+			id, after.Properties, after.Bytes)
+		if err := tx.SendBatch(ctx, b).Close(); err != nil {
+			return err
+		}
+		return tx.Commit(ctx)
 	})
 	if err != nil {
 		return 0, s.wrap(ctx, "set", err)
@@ -113,6 +170,23 @@ RETURNING version`
 	}
 	return userprops.Updated, nil
 }
+
+// The statements of a Set.
+const (
+	// lockAccount locks the row of an account, creating it for an account
+	// with no properties, and returns its usage.
+	lockAccount = `
+INSERT INTO userprops_accounts AS a (account_id, properties, bytes) VALUES ($1, 0, 0)
+ON CONFLICT (account_id) DO UPDATE SET properties = a.properties
+RETURNING properties, bytes`
+
+	upsert = `
+INSERT INTO userprops_properties AS p (account_id, key, value, version, updated_at_ns)
+VALUES ($1, $2, $3, 1, $4)
+ON CONFLICT (account_id, key) DO UPDATE
+SET value = excluded.value, version = p.version + 1, updated_at_ns = excluded.updated_at_ns
+RETURNING version`
+)
 
 // Get implements userprops.Store.
 func (s *Store) Get(ctx context.Context, accountID, key string) (userprops.Property, error) {
@@ -143,10 +217,24 @@ func (s *Store) Delete(ctx context.Context, accountID, key string) error {
 	}
 	var deleted int64
 	err := s.write(ctx, func(ctx context.Context, conn *pgxpool.Conn) error {
-		tag, err := conn.Exec(ctx, `DELETE FROM userprops_properties WHERE account_id = $1 AND key = $2`,
-			[]byte(accountID), []byte(key))
-		deleted = tag.RowsAffected()
-		return err
+		// As a Set does: the account's row first (an account without
+		// one has no properties), then the property, in statements of
+		// their own, so that the delete sees every write before the
+		// lock.
+		id := []byte(accountID)
+		b := &pgx.Batch{}
+		b.BeginTx(pgx.TxOptions{})
+		b.Queue(`SELECT 1 FROM userprops_accounts WHERE account_id = $1 FOR UPDATE`, id)
+		b.Queue(deleteProperty, id, []byte(key)).QueryRow(func(row pgx.Row) error {
+			return row.Scan(&deleted)
+		})
+		br := conn.SendBatch(ctx, b)
+		tx := br.Tx()
+		defer tx.Rollback(ctx)
+		if err := br.Close(); err != nil {
+			return err
+		}
+		return tx.Commit(ctx)
 	})
 	if err != nil {
 		return s.wrap(ctx, "delete", err)
@@ -156,6 +244,18 @@ func (s *Store) Delete(ctx context.Context, accountID, key string) error {
 	}
 	return nil
 }
+
+// deleteProperty deletes a property, takes it off its account's usage, and
+// returns the number of properties deleted.
+const deleteProperty = `
+WITH d AS (
+	DELETE FROM userprops_properties WHERE account_id = $1 AND key = $2
+	RETURNING length(key) + length(value) AS n
+), u AS (
+	UPDATE userprops_accounts a SET properties = a.properties - 1, bytes = a.bytes - d.n
+	FROM d WHERE a.account_id = $1
+)
+SELECT count(*) FROM d`
 
 // Keys implements userprops.Store.
 func (s *Store) Keys(ctx context.Context, accountID string) ([]string, error) {
@@ -266,7 +366,7 @@ func (s *Store) wrap(ctx context.Context, op string, err error) error {
 	if s.gate.Closed() {
 		return userprops.ErrClosed
 	}
-	if errors.Is(err, userprops.ErrFormatVersion) {
+	if errors.Is(err, userprops.ErrFormatVersion) || errors.Is(err, userprops.ErrAccountFull) {
 		return err
 	}
 	if errors.Is(err, context.DeadlineExceeded) {

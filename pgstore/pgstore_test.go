@@ -72,7 +72,114 @@ func TestPostgres_ConcurrentOpen(t *testing.T) {
 	var rows, version int
 	require.NoError(t, conn.QueryRow(context.Background(), `SELECT count(*), max(version) FROM userprops_schema`).Scan(&rows, &version))
 	assert.Equal(t, 1, rows)
-	assert.Equal(t, 1, version)
+	assert.Equal(t, 2, version)
+}
+
+// TestPostgres_UpgradeSchema1 opens a database left by the version of this
+// package whose schema was version 1, without usage rows: Open must count
+// every account's usage, so that the account limits hold from the first
+// write.
+func TestPostgres_UpgradeSchema1(t *testing.T) {
+	dsn := pgtest.Schema(t)
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, dsn)
+	require.NoError(t, err)
+	defer conn.Close(ctx)
+	// Schema version 1, as that version created it.
+	_, err = conn.Exec(ctx, `
+CREATE TABLE userprops_schema (
+	singleton boolean PRIMARY KEY DEFAULT true CHECK (singleton),
+	version   integer NOT NULL);
+INSERT INTO userprops_schema (version) VALUES (1);
+CREATE TABLE userprops_properties (
+	account_id    bytea  NOT NULL,
+	key           bytea  NOT NULL,
+	value         bytea  NOT NULL,
+	version       bigint NOT NULL CHECK (version >= 1),
+	updated_at_ns bigint NOT NULL,
+	PRIMARY KEY (account_id, key));
+INSERT INTO userprops_properties VALUES
+	('full', 'k1', '1', 1, 0), ('full', 'k2', '"two"', 3, 0), ('full', 'k3', '[3]', 1, 0),
+	('small', 'settings', '{"theme":"dark"}', 2, 0)`)
+	require.NoError(t, err)
+
+	s := open(t, dsn, userprops.WithAccountLimits(3, 30))
+	_, err = s.Set(ctx, "full", "k4", []byte(`4`))
+	assert.ErrorIs(t, err, userprops.ErrAccountFull, "a create on an account that had 3 properties")
+	_, err = s.Set(ctx, "small", "settings", []byte(`{"theme":"light!"}`)) // 8 + 18 bytes
+	require.NoError(t, err)
+	_, err = s.Set(ctx, "small", "k", []byte(`1234`)) // 26 + 5 bytes
+	assert.ErrorIs(t, err, userprops.ErrAccountFull, "a create past 30 bytes")
+	p, err := s.Get(ctx, "full", "k2")
+	require.NoError(t, err)
+	assert.Equal(t, `"two"`, string(p.Value))
+	assert.Equal(t, uint64(3), p.Version)
+
+	rows, err := conn.Query(ctx, `SELECT account_id, properties, bytes FROM userprops_accounts ORDER BY account_id`)
+	require.NoError(t, err)
+	type usage struct {
+		Account           string
+		Properties, Bytes int64
+	}
+	got, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (usage, error) {
+		var u usage
+		var id []byte
+		err := row.Scan(&id, &u.Properties, &u.Bytes)
+		u.Account = string(id)
+		return u, err
+	})
+	require.NoError(t, err)
+	assert.Equal(t, []usage{{"full", 3, 15}, {"small", 1, 26}}, got)
+	var version int
+	require.NoError(t, conn.QueryRow(ctx, `SELECT version FROM userprops_schema`).Scan(&version))
+	assert.Equal(t, 2, version)
+}
+
+// TestPostgres_AccountLocks runs concurrent creates and deletes of one
+// account from two stores on one database, as two processes would: the
+// usage row must agree with the properties at the end, and the limit must
+// hold across them.
+func TestPostgres_AccountLocks(t *testing.T) {
+	dsn := pgtest.Schema(t)
+	ctx := context.Background()
+	stores := []*pgstore.Store{
+		open(t, dsn, userprops.WithAccountLimits(5, 0)),
+		open(t, dsn, userprops.WithAccountLimits(5, 0)),
+	}
+	var wg sync.WaitGroup
+	for i := range 16 {
+		wg.Go(func() {
+			s := stores[i%2]
+			key := fmt.Sprintf("k%02d", i)
+			for range 10 {
+				_, err := s.Set(ctx, "acct", key, []byte(`"value"`))
+				if err != nil {
+					assert.ErrorIs(t, err, userprops.ErrAccountFull)
+					continue
+				}
+				assert.NoError(t, s.Delete(ctx, "acct", key))
+				_, err = s.Set(ctx, "acct", key, []byte(`1`))
+				if err != nil {
+					assert.ErrorIs(t, err, userprops.ErrAccountFull)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	keys, err := stores[0].Keys(ctx, "acct")
+	require.NoError(t, err)
+	assert.LessOrEqual(t, len(keys), 5)
+	conn, err := pgx.Connect(ctx, dsn)
+	require.NoError(t, err)
+	defer conn.Close(ctx)
+	var counted, recorded, countedBytes, recordedBytes int64
+	require.NoError(t, conn.QueryRow(ctx, `
+SELECT (SELECT count(*) FROM userprops_properties WHERE account_id = 'acct'),
+	(SELECT coalesce(sum(length(key) + length(value)), 0) FROM userprops_properties WHERE account_id = 'acct'),
+	properties, bytes
+FROM userprops_accounts WHERE account_id = 'acct'`).Scan(&counted, &countedBytes, &recorded, &recordedBytes))
+	assert.Equal(t, counted, recorded, "properties")
+	assert.Equal(t, countedBytes, recordedBytes, "bytes")
 }
 
 func TestPostgres_NewerSchemaRefused(t *testing.T) {

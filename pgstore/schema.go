@@ -21,6 +21,17 @@ var migrations = []string{
 		updated_at_ns bigint NOT NULL,
 		PRIMARY KEY (account_id, key)
 	)`,
+	// Version 2: each account's usage, for the account limits, counted
+	// from the properties while writes wait (SHARE mode lets reads go on).
+	`LOCK TABLE userprops_properties IN SHARE MODE;
+	CREATE TABLE userprops_accounts (
+		account_id bytea  PRIMARY KEY,
+		properties bigint NOT NULL,
+		bytes      bigint NOT NULL
+	);
+	INSERT INTO userprops_accounts (account_id, properties, bytes)
+	SELECT account_id, count(*), sum(length(key) + length(value))
+	FROM userprops_properties GROUP BY account_id`,
 }
 
 // schemaLock is the advisory lock under which Open creates and migrates the

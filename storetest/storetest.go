@@ -34,8 +34,8 @@ import (
 )
 
 // Opener returns a new, empty store configured with opts. The suite accepts
-// every option of the userprops package and relies on WithDirectory and
-// WithClock. It closes every store it opens.
+// every option of the userprops package and relies on WithDirectory,
+// WithClock and WithAccountLimits. It closes every store it opens.
 type Opener func(t *testing.T, opts ...userprops.Option) userprops.Store
 
 // Harness is what the suite knows of the backend under test: how to open a
@@ -75,6 +75,7 @@ func RunHarness(t *testing.T, h Harness) {
 	t.Run("Close", s.testClose)
 	t.Run("Durable", s.testDurable)
 	t.Run("Directory", s.testDirectory)
+	t.Run("Limits", s.testLimits)
 	t.Run("Concurrency", s.testConcurrency)
 	t.Run("ForActor", s.testForActor)
 	t.Run("Linearizable", s.testLinearizable)
