@@ -48,6 +48,19 @@ func within(t *testing.T, limit time.Duration, what string, fn func()) {
 	}
 }
 
+// stalledBackup starts a Backup of s to a stalledWriter and returns once the
+// Backup is stalled on it; release the writer to let it finish.
+func stalledBackup(s *userprops.BoltStore) (*stalledWriter, <-chan error) {
+	w := newStalledWriter()
+	done := make(chan error, 1)
+	go func() {
+		_, err := s.Backup(context.Background(), w)
+		done <- err
+	}()
+	<-w.started
+	return w, done
+}
+
 func seed(t *testing.T, s userprops.Store, n int) {
 	t.Helper()
 	for i := range n {
@@ -65,13 +78,7 @@ func TestBolt_BackupDoesNotHoldUpWrites(t *testing.T) {
 	ctx := context.Background()
 	s := openBolt(t, filepath.Join(t.TempDir(), "props.db"))
 	seed(t, s, 100)
-	w := newStalledWriter()
-	backupDone := make(chan error, 1)
-	go func() {
-		_, err := s.Backup(ctx, w)
-		backupDone <- err
-	}()
-	<-w.started
+	w, backupDone := stalledBackup(s)
 
 	within(t, 60*time.Second, "32 writers during a stalled Backup", func() {
 		var wg sync.WaitGroup
@@ -111,13 +118,7 @@ func TestBolt_StuckWriteAnswers(t *testing.T) {
 	ctx := context.Background()
 	s := openBolt(t, filepath.Join(t.TempDir(), "props.db"), userprops.WithMmapSize(0))
 	seed(t, s, 10)
-	w := newStalledWriter()
-	backupDone := make(chan error, 1)
-	go func() {
-		_, err := s.Backup(ctx, w)
-		backupDone <- err
-	}()
-	<-w.started
+	w, backupDone := stalledBackup(s)
 
 	var stuck string
 	within(t, 60*time.Second, "writes against a stalled Backup", func() {
