@@ -23,11 +23,8 @@ const usageRecordLen = 20
 // account, uvarint(len(accountID)) | accountID: the key of the account's
 // usage record, and the prefix of all its property keys.
 func accountPrefix(k []byte) ([]byte, bool) {
-	n, w := binary.Uvarint(k)
-	if w <= 0 || n > uint64(len(k)-w) {
-		return nil, false
-	}
-	return k[:w+int(n)], true
+	_, key, ok := decodeKey(k)
+	return k[:len(k)-len(key)], ok
 }
 
 // storedBytes returns what the property with composite key k, whose account
@@ -92,35 +89,50 @@ func writeUsage(b *bolt.Bucket, prefix []byte, u Usage) error {
 	return b.Put(prefix, encodeUsage(prefix, u))
 }
 
-// countUsage writes the usage record of every account into the empty usage
-// bucket of tx, counted from the properties: the migration from format 1.
-// Keys that do not decode are skipped; Check reports them.
-func countUsage(tx *bolt.Tx) error {
-	usage := tx.Bucket(boltUsageBucket)
+// eachAccount walks the properties of tx in order and calls fn with each
+// account's prefix and its usage counted from its properties. Keys that do
+// not decode are skipped (Check reports them). It checks ctx every 4096
+// properties.
+func eachAccount(ctx context.Context, tx *bolt.Tx, fn func(prefix []byte, u Usage) error) error {
 	var prefix []byte
 	var u Usage
-	flush := func() error {
-		if prefix == nil {
-			return nil
-		}
-		return usage.Put(bytes.Clone(prefix), encodeUsage(prefix, u))
-	}
 	c := tx.Bucket(boltPropsBucket).Cursor()
+	n := 0
 	for k, v := c.First(); k != nil; k, v = c.Next() {
+		if n++; n%4096 == 0 {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+		}
 		p, ok := accountPrefix(k)
 		if !ok {
 			continue
 		}
 		if !bytes.Equal(p, prefix) {
-			if err := flush(); err != nil {
-				return err
+			if prefix != nil {
+				if err := fn(prefix, u); err != nil {
+					return err
+				}
 			}
 			prefix, u = p, Usage{}
 		}
 		u.Properties++
 		u.Bytes += storedBytes(p, k, v)
 	}
-	return flush()
+	if prefix == nil {
+		return nil
+	}
+	return fn(prefix, u)
+}
+
+// countUsage writes the usage record of every account into the empty usage
+// bucket of tx, counted from the properties: the migration from format 1.
+func countUsage(tx *bolt.Tx) error {
+	usage := tx.Bucket(boltUsageBucket)
+	return eachAccount(context.Background(), tx, func(prefix []byte, u Usage) error {
+		// bbolt keeps the key until the commit; prefix points into the map.
+		return usage.Put(bytes.Clone(prefix), encodeUsage(prefix, u))
+	})
 }
 
 // checkUsage compares every usage record of tx with the usage counted from
@@ -137,16 +149,15 @@ func checkUsage(ctx context.Context, tx *bolt.Tx, max int) ([]string, error) {
 	}
 	uc := tx.Bucket(boltUsageBucket).Cursor()
 	uk, uv := uc.First()
-	// compare checks the account whose prefix is prefix, counted u,
-	// against the usage records in order: those before it have no
-	// properties.
-	compare := func(prefix []byte, u Usage) {
+	// Each account, counted, is compared with the usage records in order:
+	// those before it name accounts with no properties.
+	err := eachAccount(ctx, tx, func(prefix []byte, u Usage) error {
 		for ; uk != nil && bytes.Compare(uk, prefix) < 0; uk, uv = uc.Next() {
 			report("usage record %q names an account with no properties", uk)
 		}
 		if uk == nil || !bytes.Equal(uk, prefix) {
 			report("account %q (%d properties) has no usage record", prefix, u.Properties)
-			return
+			return nil
 		}
 		if rec, err := decodeUsage(uk, uv); err != nil {
 			report("account %q: %v", prefix, err)
@@ -155,32 +166,10 @@ func checkUsage(ctx context.Context, tx *bolt.Tx, max int) ([]string, error) {
 				prefix, rec.Properties, rec.Bytes, u.Properties, u.Bytes)
 		}
 		uk, uv = uc.Next()
-	}
-	var prefix []byte
-	var u Usage
-	c := tx.Bucket(boltPropsBucket).Cursor()
-	n := 0
-	for k, v := c.First(); k != nil; k, v = c.Next() {
-		if n++; n%4096 == 0 {
-			if err := ctx.Err(); err != nil {
-				return nil, err
-			}
-		}
-		p, ok := accountPrefix(k)
-		if !ok {
-			continue
-		}
-		if !bytes.Equal(p, prefix) {
-			if prefix != nil {
-				compare(prefix, u)
-			}
-			prefix, u = p, Usage{}
-		}
-		u.Properties++
-		u.Bytes += storedBytes(p, k, v)
-	}
-	if prefix != nil {
-		compare(prefix, u)
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	for ; uk != nil; uk, uv = uc.Next() {
 		report("usage record %q names an account with no properties", uk)

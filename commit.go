@@ -210,48 +210,32 @@ func (w *boltWrite) apply(b batchTx) (status Status, answer, err error) {
 		if old == nil {
 			return 0, NotFound(w.accountID, w.propKey), nil
 		}
-		prefix, _ := accountPrefix(w.key)
-		u, err := b.s.readUsage(b.usage, prefix)
+		prefix, _, after, err := b.usageAfter(w.key, old, nil)
 		if err != nil {
 			return 0, nil, err
 		}
-		u.Properties--
-		u.Bytes -= storedBytes(prefix, w.key, old)
 		if err := b.props.Delete(w.key); err != nil {
 			return 0, nil, err
 		}
-		return 0, nil, writeUsage(b.usage, prefix, u)
+		return 0, nil, writeUsage(b.usage, prefix, after)
 	case writeRestore:
 		for _, e := range w.restore {
-			prefix, _ := accountPrefix(e.key)
-			u, err := b.s.readUsage(b.usage, prefix)
+			prefix, _, after, err := b.usageAfter(e.key, b.props.Get(e.key), e.record)
 			if err != nil {
 				return 0, nil, err
 			}
-			if old := b.props.Get(e.key); old != nil {
-				u.Bytes -= storedBytes(prefix, e.key, old)
-			} else {
-				u.Properties++
-			}
-			u.Bytes += storedBytes(prefix, e.key, e.record)
 			if err := b.props.Put(e.key, e.record); err != nil {
 				return 0, nil, err
 			}
-			if err := writeUsage(b.usage, prefix, u); err != nil {
+			if err := writeUsage(b.usage, prefix, after); err != nil {
 				return 0, nil, err
 			}
 		}
 		return 0, nil, nil
 	}
-	prefix, _ := accountPrefix(w.key)
-	before, err := b.s.readUsage(b.usage, prefix)
-	if err != nil {
-		return 0, nil, err
-	}
-	after := before
-	after.Bytes += storedBytes(prefix, w.key, w.record)
+	old := b.props.Get(w.key)
 	status, version := Created, uint64(1)
-	if old := b.props.Get(w.key); old != nil {
+	if old != nil {
 		status = Updated
 		if len(old) >= recordHeaderLen {
 			version = binary.BigEndian.Uint64(old[0:8]) + 1
@@ -260,9 +244,10 @@ func (w *boltWrite) apply(b batchTx) (status Status, answer, err error) {
 			return 0, fmt.Errorf("userprops: account %s, key %s: the property is at the largest version, %d; delete it to start again at 1",
 				abbrev(w.accountID), abbrev(w.propKey), MaxVersion), nil
 		}
-		after.Bytes -= storedBytes(prefix, w.key, old)
-	} else {
-		after.Properties++
+	}
+	prefix, before, after, err := b.usageAfter(w.key, old, w.record)
+	if err != nil {
+		return 0, nil, err
 	}
 	if err := b.s.gate.CheckUsage(w.accountID, before, after); err != nil {
 		return 0, err, nil
@@ -272,4 +257,21 @@ func (w *boltWrite) apply(b batchTx) (status Status, answer, err error) {
 		return 0, nil, err
 	}
 	return status, nil, writeUsage(b.usage, prefix, after)
+}
+
+// usageAfter returns the account prefix of the composite key key, and the
+// account's usage before and after the property's record old (nil: there is
+// none) is replaced by rec (nil: the property is deleted).
+func (b batchTx) usageAfter(key, old, rec []byte) (prefix []byte, before, after Usage, err error) {
+	prefix, _ = accountPrefix(key)
+	if before, err = b.s.readUsage(b.usage, prefix); err != nil {
+		return nil, Usage{}, Usage{}, err
+	}
+	size := func(rec []byte) int64 {
+		if rec == nil {
+			return NoProperty
+		}
+		return storedBytes(prefix, key, rec)
+	}
+	return prefix, before, before.Change(size(old), size(rec)), nil
 }

@@ -120,6 +120,25 @@ type Usage struct {
 	Bytes      int64
 }
 
+// NoProperty stands for a property that does not exist, in Usage.Change.
+const NoProperty int64 = -1
+
+// Change returns u after one property of the account changes from oldBytes
+// to newBytes (each as PropertyBytes counts it, or NoProperty): a create is
+// Change(NoProperty, n), a delete Change(o, NoProperty), an update
+// Change(o, n). It is for backends, to compute the usage CheckUsage checks.
+func (u Usage) Change(oldBytes, newBytes int64) Usage {
+	if oldBytes != NoProperty {
+		u.Properties--
+		u.Bytes -= oldBytes
+	}
+	if newBytes != NoProperty {
+		u.Properties++
+		u.Bytes += newBytes
+	}
+	return u
+}
+
 // PropertyBytes returns what one property counts against its account's byte
 // limit: the length in bytes of its key plus that of its value, as stored.
 func PropertyBytes(key string, value []byte) int64 {

@@ -90,14 +90,12 @@ func (s *MemoryStore) Set(ctx context.Context, accountID, key string, value []by
 	if acc != nil {
 		before = acc.usage
 	}
-	after := before
-	after.Bytes += PropertyBytes(key, value)
 	old, exists := sh.props[k]
+	oldBytes := NoProperty
 	if exists {
-		after.Bytes -= PropertyBytes(key, old.value)
-	} else {
-		after.Properties++
+		oldBytes = PropertyBytes(key, old.value)
 	}
+	after := before.Change(oldBytes, PropertyBytes(key, value))
 	if err := s.gate.CheckUsage(accountID, before, after); err != nil {
 		return 0, err
 	}
@@ -164,8 +162,7 @@ func (s *MemoryStore) Delete(ctx context.Context, accountID, key string) error {
 	delete(sh.props, k)
 	acc := sh.accounts[accountID]
 	delete(acc.keys, key)
-	acc.usage.Properties--
-	acc.usage.Bytes -= PropertyBytes(key, old.value)
+	acc.usage = acc.usage.Change(PropertyBytes(key, old.value), NoProperty)
 	if len(acc.keys) == 0 {
 		delete(sh.accounts, accountID)
 	}

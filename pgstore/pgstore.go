@@ -141,13 +141,11 @@ func (s *Store) Set(ctx context.Context, accountID, key string, value []byte) (u
 		if err := br.Close(); err != nil {
 			return err
 		}
-		after := before
-		after.Bytes += userprops.PropertyBytes(key, value)
+		replaced := userprops.NoProperty
 		if oldBytes != nil {
-			after.Bytes -= *oldBytes
-		} else {
-			after.Properties++
+			replaced = *oldBytes
 		}
+		after := before.Change(replaced, userprops.PropertyBytes(key, value))
 		if err := s.gate.CheckUsage(accountID, before, after); err != nil {
 			return err
 		}
