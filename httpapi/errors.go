@@ -85,10 +85,14 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 
 // writeBody answers status with a JSON body.
 func writeBody(w http.ResponseWriter, status int, body []byte) {
-	h := w.Header()
-	h.Set("Content-Type", "application/json;charset=UTF-8")
-	h.Set("Content-Length", strconv.Itoa(len(body)))
-	h.Set("X-Content-Type-Options", "nosniff")
+	setJSONHeaders(w.Header())
+	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
 	w.WriteHeader(status)
 	_, _ = w.Write(body)
+}
+
+// setJSONHeaders sets the headers of every JSON answer.
+func setJSONHeaders(h http.Header) {
+	h.Set("Content-Type", "application/json;charset=UTF-8")
+	h.Set("X-Content-Type-Options", "nosniff")
 }

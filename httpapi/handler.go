@@ -175,9 +175,7 @@ func (s *server) keys(w http.ResponseWriter, r *http.Request, store userprops.St
 	}
 	base := s.base(r) + "/rest/api/" + version + "/user/properties/"
 	query := "?accountId=" + url.QueryEscape(accountID)
-	h := w.Header()
-	h.Set("Content-Type", "application/json;charset=UTF-8")
-	h.Set("X-Content-Type-Options", "nosniff")
+	setJSONHeaders(w.Header())
 	w.WriteHeader(http.StatusOK)
 	out := bufio.NewWriterSize(w, keyListBuffer)
 	entry := []byte(`{"keys":[`)
