@@ -21,7 +21,9 @@ type Actor struct {
 //   - an administrator may act on every account;
 //   - any other actor only on its own: a call for another account returns an
 //     error wrapping ErrForbidden before any ErrUserNotFound or ErrNotFound,
-//     so that nobody learns which accounts or properties exist.
+//     so that nobody learns which accounts or properties exist;
+//   - every authenticated actor may Find, across all accounts, as Jira lets
+//     every user search users.
 //
 // A missing or invalid account ID is reported (ErrAccountIDMissing,
 // ErrInvalidAccountID) before the permission check, as Jira answers 400 for a
@@ -81,6 +83,19 @@ func (v *actorStore) Keys(ctx context.Context, accountID string) ([]string, erro
 		return nil, err
 	}
 	return v.store.Keys(ctx, accountID)
+}
+
+// Find lets every authenticated actor search, as Jira's user search needs
+// only the Browse users and groups permission, which every user holds by
+// default.
+func (v *actorStore) Find(ctx context.Context, q Query, page Page) (Found, error) {
+	if v.closed.Load() {
+		return Found{}, ErrClosed
+	}
+	if v.actor.AccountID == "" {
+		return Found{}, ErrUnauthorized
+	}
+	return v.store.Find(ctx, q, page)
 }
 
 // Close closes the view, not the store beneath it.

@@ -46,6 +46,11 @@ var (
 	// values, makes room.
 	ErrAccountFull = errors.New("userprops: account has reached its limit")
 
+	// ErrInvalidQuery is returned by Find, ParseQuery, ParsePropertyFilter
+	// and ParseIndex for a malformed query, index or page; its error text
+	// says what was wrong and, for parsed text, at which byte.
+	ErrInvalidQuery = errors.New("userprops: invalid query")
+
 	// ErrNotFound is returned when the property does not exist.
 	ErrNotFound = errors.New("userprops: property not found")
 
@@ -92,7 +97,7 @@ var (
 )
 
 // HTTPStatus returns the HTTP status code that Jira's REST API answers for err:
-// 400 for invalid input and a full account, 401, 403, 404 for a missing user or property, 405 for
+// 400 for invalid input, an invalid query and a full account, 401, 403, 404 for a missing user or property, 405 for
 // a missing property key, 503 for a closed store, 200 for nil and 500 for
 // anything else, damage and locked files included.
 func HTTPStatus(err error) int {
@@ -129,6 +134,7 @@ var httpStatuses = [...]struct {
 	// request is small), not 429 (waiting does not help), not 507 (a 5xx
 	// says the server failed).
 	{ErrAccountFull, http.StatusBadRequest},
+	{ErrInvalidQuery, http.StatusBadRequest},
 	{ErrNotFound, http.StatusNotFound},
 	{ErrUserNotFound, http.StatusNotFound},
 	{ErrClosed, http.StatusServiceUnavailable},

@@ -3,6 +3,7 @@ package userprops
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync/atomic"
 	"time"
 )
@@ -59,6 +60,25 @@ func (g *Gate) AdmitDelete(ctx context.Context, accountID, key string) error {
 // AdmitKeys checks a Keys.
 func (g *Gate) AdmitKeys(ctx context.Context, accountID string) error {
 	return g.admit(ctx, opKeys, accountID, "", nil)
+}
+
+// AdmitFind checks a Find: the store is ready (see Ready), q is well-formed
+// (Query.Err) and page is valid. It returns page with its defaults applied
+// (see Page), for Evaluate.
+func (g *Gate) AdmitFind(ctx context.Context, q Query, page Page) (Page, error) {
+	if err := g.Ready(ctx); err != nil {
+		return Page{}, err
+	}
+	if err := q.Err(); err != nil {
+		return Page{}, err
+	}
+	return page.normalize()
+}
+
+// Indexes returns the indexes the store was opened with (WithIndex), each
+// once, in the order declared. The slice is the caller's.
+func (g *Gate) Indexes() []Index {
+	return slices.Clone(g.opts.indexes)
 }
 
 // Ready reports whether the store can take a call: it returns ErrClosed

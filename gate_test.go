@@ -100,6 +100,41 @@ func (m *mapStore) Keys(ctx context.Context, accountID string) ([]string, error)
 	return keys, nil
 }
 
+// Find answers from the map under its lock, through Evaluate, with no
+// index: every clause scans.
+func (m *mapStore) Find(ctx context.Context, q userprops.Query, page userprops.Page) (userprops.Found, error) {
+	page, err := m.gate.AdmitFind(ctx, q, page)
+	if err != nil {
+		return userprops.Found{}, err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return userprops.Evaluate(ctx, mapView{m}, q, page)
+}
+
+// mapView is the FindView of a mapStore whose lock is held.
+type mapView struct{ m *mapStore }
+
+func (mapView) Indexed(userprops.Index) bool { return false }
+
+func (mapView) Lookup(context.Context, userprops.Index, string) ([]string, error) {
+	panic("mapView keeps no index")
+}
+
+func (v mapView) Scan(_ context.Context, key string, fn func(string, []byte) bool) error {
+	for ref, p := range v.m.props {
+		if ref[1] == key && !fn(ref[0], p.Value) {
+			break
+		}
+	}
+	return nil
+}
+
+func (v mapView) Value(_ context.Context, accountID, key string) ([]byte, bool, error) {
+	p, ok := v.m.props[[2]string{accountID, key}]
+	return p.Value, ok, nil
+}
+
 func (m *mapStore) Close() error {
 	m.gate.MarkClosed()
 	return nil

@@ -20,9 +20,10 @@ const memShardCount = 64
 // over independently locked shards, so calls for different accounts rarely
 // wait for each other, and reads of one shard run in parallel.
 type MemoryStore struct {
-	gate   *Gate
-	seed   maphash.Seed
-	shards [memShardCount]memShard
+	gate    *Gate
+	seed    maphash.Seed
+	indexes []Index
+	shards  [memShardCount]memShard
 }
 
 var _ Store = (*MemoryStore)(nil)
@@ -36,6 +37,9 @@ type memShard struct {
 	// account's usage, for the account limits; an account with no
 	// properties has no entry.
 	accounts map[string]*memAccount
+	// terms holds the entries of each declared index for the shard's
+	// accounts: index, term, accounts.
+	terms map[Index]map[string]map[string]struct{}
 	// Padding keeps neighbouring shards' locks off one cache line.
 	_ [64]byte
 }
@@ -55,14 +59,48 @@ type memRecord struct {
 }
 
 // NewMemory returns an empty MemoryStore. It accepts WithDirectory,
-// WithClock and WithAccountLimits; other options have no effect.
+// WithClock, WithAccountLimits and WithIndex (inverted maps, kept with every
+// write); other options have no effect.
 func NewMemory(opts ...Option) *MemoryStore {
 	s := &MemoryStore{gate: NewGate(opts...), seed: maphash.MakeSeed()}
+	s.indexes = s.gate.Indexes()
 	for i := range s.shards {
-		s.shards[i].props = make(map[memKey]memRecord)
-		s.shards[i].accounts = make(map[string]*memAccount)
+		sh := &s.shards[i]
+		sh.props = make(map[memKey]memRecord)
+		sh.accounts = make(map[string]*memAccount)
+		sh.terms = make(map[Index]map[string]map[string]struct{})
+		for _, ix := range s.indexes {
+			sh.terms[ix] = make(map[string]map[string]struct{})
+		}
 	}
 	return s
+}
+
+// reindex moves accountID's entries in the indexes on key from the terms
+// of old to those of value (nil for none). The caller holds sh.mu.
+func (s *MemoryStore) reindex(sh *memShard, accountID, key string, old, value []byte) {
+	for _, ix := range s.indexes {
+		if ix.Key != key {
+			continue
+		}
+		m := sh.terms[ix]
+		if old != nil {
+			for _, t := range ix.Terms(old) {
+				delete(m[t], accountID)
+				if len(m[t]) == 0 {
+					delete(m, t)
+				}
+			}
+		}
+		if value != nil {
+			for _, t := range ix.Terms(value) {
+				if m[t] == nil {
+					m[t] = make(map[string]struct{})
+				}
+				m[t][accountID] = struct{}{}
+			}
+		}
+	}
 }
 
 func (s *MemoryStore) shard(accountID string) *memShard {
@@ -112,6 +150,7 @@ func (s *MemoryStore) Set(ctx context.Context, accountID, key string, value []by
 	}
 	acc.usage = after
 	sh.props[k] = rec
+	s.reindex(sh, accountID, key, old.value, rec.value)
 	return status, nil
 }
 
@@ -160,6 +199,7 @@ func (s *MemoryStore) Delete(ctx context.Context, accountID, key string) error {
 		return NotFound(accountID, key)
 	}
 	delete(sh.props, k)
+	s.reindex(sh, accountID, key, old.value, nil)
 	acc := sh.accounts[accountID]
 	delete(acc.keys, key)
 	acc.usage = acc.usage.Change(PropertyBytes(key, old.value), NoProperty)
@@ -192,6 +232,68 @@ func (s *MemoryStore) Keys(ctx context.Context, accountID string) ([]string, err
 	return keys, nil
 }
 
+// Find implements Store. It holds every shard's read lock while it
+// answers, so writes wait for it.
+func (s *MemoryStore) Find(ctx context.Context, q Query, page Page) (Found, error) {
+	page, err := s.gate.AdmitFind(ctx, q, page)
+	if err != nil {
+		return Found{}, err
+	}
+	for i := range s.shards {
+		s.shards[i].mu.RLock()
+	}
+	defer func() {
+		for i := range s.shards {
+			s.shards[i].mu.RUnlock()
+		}
+	}()
+	if s.gate.Closed() {
+		return Found{}, ErrClosed
+	}
+	return Evaluate(ctx, memView{s}, q, page)
+}
+
+// memView is the FindView of a MemoryStore whose shards are all read-locked.
+type memView struct{ s *MemoryStore }
+
+func (v memView) Indexed(ix Index) bool {
+	_, ok := v.s.shards[0].terms[ix]
+	return ok
+}
+
+func (v memView) Lookup(_ context.Context, ix Index, term string) ([]string, error) {
+	var ids []string
+	for i := range v.s.shards {
+		for id := range v.s.shards[i].terms[ix][term] {
+			ids = append(ids, id)
+		}
+	}
+	return ids, nil
+}
+
+func (v memView) Scan(ctx context.Context, key string, fn func(accountID string, value []byte) bool) error {
+	for i := range v.s.shards {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		sh := &v.s.shards[i]
+		for id, acc := range sh.accounts {
+			if _, ok := acc.keys[key]; !ok {
+				continue
+			}
+			if !fn(id, sh.props[memKey{id, key}].value) {
+				return nil
+			}
+		}
+	}
+	return nil
+}
+
+func (v memView) Value(_ context.Context, accountID, key string) ([]byte, bool, error) {
+	rec, ok := v.s.shard(accountID).props[memKey{accountID, key}]
+	return rec.value, ok, nil
+}
+
 // Close implements Store: it drops every property, after the calls in flight
 // have finished.
 func (s *MemoryStore) Close() error {
@@ -201,7 +303,7 @@ func (s *MemoryStore) Close() error {
 	for i := range s.shards {
 		sh := &s.shards[i]
 		sh.mu.Lock()
-		sh.props, sh.accounts = nil, nil
+		sh.props, sh.accounts, sh.terms = nil, nil, nil
 		sh.mu.Unlock()
 	}
 	return nil

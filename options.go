@@ -21,6 +21,9 @@ type options struct {
 	// maxProperties and maxBytes are the account limits; 0 is none.
 	maxProperties int
 	maxBytes      int64
+	// indexes are the declared indexes (WithIndex), each once, in the
+	// order declared.
+	indexes []Index
 	// backend holds the settings of BackendOptions, in the order given.
 	backend []any
 }

@@ -45,6 +45,16 @@ type Store interface {
 	// caller's.
 	Keys(ctx context.Context, accountID string) ([]string, error)
 
+	// Find returns one page of the accounts whose properties match q (see
+	// Query for what matches), in ascending byte order of account ID, and
+	// how many match in all. It sees every write acknowledged before it
+	// started, and none half-done: indexes (WithIndex) are updated in the
+	// transaction of each write and change how fast Find answers, never
+	// what. A malformed q or page returns an error wrapping
+	// ErrInvalidQuery. Find takes no account, so a Directory plays no part
+	// in it.
+	Find(ctx context.Context, q Query, page Page) (Found, error)
+
 	// Close releases the store's resources, after the calls in flight have
 	// finished. It is idempotent: later calls of Close return nil, every
 	// other method returns ErrClosed.

@@ -52,6 +52,7 @@ var messages = [...]struct {
 	{userprops.ErrInvalidJSON, "The JSON data provided for the property is not a valid JSON."},
 	{userprops.ErrAccountFull, "The property {key} can not be stored: the user's properties have reached " +
 		"the limit on their number or on the total size of their keys and values. Delete properties to make room."},
+	{userprops.ErrInvalidQuery, "The query is not valid."},
 	{userprops.ErrUserNotFound, "The specified user does not exist in the system."},
 	{userprops.ErrNotFound, "The property {key} does not exist."},
 	{userprops.ErrClosed, "The service is shutting down."},
