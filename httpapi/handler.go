@@ -121,7 +121,10 @@ func New(store userprops.Store, auth Authenticator, opts ...Option) http.Handler
 		"/user/search/query":     s.findUsersByQuery,
 		"/user/search/query/key": s.findUserKeysByQuery,
 	} {
+		// With a trailing slash too, as the key list answers: Jira
+		// answers both, and some clients send it.
 		mux.HandleFunc("/rest/api/{version}"+path, s.userRoute(h))
+		mux.HandleFunc("/rest/api/{version}"+path+"/{$}", s.userRoute(h))
 	}
 	mux.HandleFunc(avatarPath, avatar)
 	mux.HandleFunc("/", notFound)

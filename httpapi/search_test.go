@@ -53,6 +53,8 @@ func TestSearch_FindUsers(t *testing.T) {
 		sydney := "property=" + url.QueryEscape("location.office.city=Sydney")
 		assert.Equal(t, []string{aliceID, bobID}, search(alice, sydney), "v%s: carol is inactive", v)
 		assert.Equal(t, []string{adminID}, search(alice, "property=location.office.city%3DOslo"), "v%s", v)
+		assert.Equal(t, []string{adminID}, accountIDs(t, e.do(t, alice, "GET", "/rest/api/"+v+"/user/search/?property=location.office.city%3DOslo", nil)),
+			"v%s: with a trailing slash", v)
 		assert.Equal(t, []string{}, search(alice, "property=location.office.city%3DPerth"), "v%s: no match is []", v)
 		assert.Equal(t, []string{bobID}, search(alice, sydney+"&accountId="+url.QueryEscape(bobID)), "v%s", v)
 		assert.Equal(t, []string{}, search(alice, sydney+"&accountId="+adminID), "v%s: filters combine", v)

@@ -148,6 +148,8 @@ func TestUsers_Errors(t *testing.T) {
 	r := e.do(t, alice, "GET", "/rest/api/4/myself", nil)
 	assert.Equal(t, 404, r.status)
 	assert.Equal(t, "No resource found at /rest/api/4/myself.", r.errorMessage(t))
+	r = e.do(t, alice, "GET", "/rest/api/3/user/search/other?query=a", nil)
+	assert.Equal(t, 404, r.status, "only the search routes, with or without a trailing slash")
 	r = e.do(t, nobody, "POST", "/secure/useravatar?size=small", nil)
 	assert.Equal(t, 405, r.status)
 }
