@@ -37,9 +37,16 @@ func main() {
 	err := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
 	stop()
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "userprops:", err)
+		fmt.Fprintln(os.Stderr, errorLine(err))
 	}
 	os.Exit(exitCode(err))
+}
+
+// errorLine is how the command reports err on stderr: with the program's
+// name in front once, also when the message already starts with it, as the
+// library's errors do ("userprops: property not found: …").
+func errorLine(err error) string {
+	return "userprops: " + strings.TrimPrefix(err.Error(), "userprops: ")
 }
 
 // command is one subcommand: its name, the arguments its usage line shows,
