@@ -1,8 +1,10 @@
 package userprops_test
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"unicode"
@@ -179,6 +181,12 @@ func TestHTTPStatus(t *testing.T) {
 		{userprops.ErrClosed, 503},
 		{userprops.ErrLocked, 500},
 		{errors.New("disk on fire"), 500},
+		{context.Canceled, 499},
+		{fmt.Errorf("userprops: looking up account \"a\": %w", context.Canceled), 499},
+		{context.DeadlineExceeded, 504},
+		{fmt.Errorf("reading: %w", context.DeadlineExceeded), 504},
+		// A sentinel wins over a context error it wraps.
+		{fmt.Errorf("%w: %w", userprops.ErrClosed, context.Canceled), 503},
 		{userprops.ValidateKey(strings.Repeat("k", 300)), 400},
 		{userprops.ValidateValue(nil), 400},
 	} {

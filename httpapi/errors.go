@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -25,8 +26,15 @@ func message(err error, key string) string {
 			return strings.ReplaceAll(row.text, "{key}", key)
 		}
 	}
+	// Not sentinels of userprops, so not rows of the table; after it, as
+	// userprops.HTTPStatus matches them.
+	if errors.Is(err, context.DeadlineExceeded) {
+		return timedOut
+	}
 	return internalError
 }
+
+const timedOut = "The request timed out before the store answered: try again."
 
 const internalError = "Internal server error."
 

@@ -320,11 +320,27 @@ func (s *server) refuseBody(w http.ResponseWriter, r *http.Request, e *bodyError
 }
 
 // fail answers err, logging it when it is not the caller's fault.
+//
+// A call that ended because the client went away (its request's context
+// canceled: the connection closed) has no one to answer: fail writes no
+// body, only the status userprops.StatusClientClosedRequest, so that the
+// request log says 499. A context canceled while the client is still there
+// is the server's doing and answers 500. An expired deadline answers 504
+// with Jira's error body.
 func (s *server) fail(w http.ResponseWriter, r *http.Request, err error, key string) {
-	if userprops.HTTPStatus(err) >= 500 {
+	status := userprops.HTTPStatus(err)
+	if status == userprops.StatusClientClosedRequest {
+		if r.Context().Err() != nil {
+			s.log.InfoContext(r.Context(), "client went away", "method", r.Method, "path", r.URL.Path)
+			w.WriteHeader(status)
+			return
+		}
+		status = http.StatusInternalServerError
+	}
+	if status >= 500 {
 		s.log.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 	}
-	writeStoreError(w, err, key)
+	writeError(w, status, message(err, key))
 }
 
 // base returns the configured base URL, or the request's scheme and host.
