@@ -2,7 +2,7 @@
 // administers store files directly.
 //
 //	userprops serve   [--db FILE | --postgres DSN] [--addr HOST:PORT] [--accounts FILE] [--base-url URL] [--max-connections N] [--idle-timeout D]
-//	userprops get     [--db FILE | --postgres DSN] --account ID KEY
+//	userprops get     [--db FILE | --postgres DSN] --account ID [--raw] KEY
 //	userprops set     [--db FILE | --postgres DSN] --account ID KEY [VALUE|-]
 //	userprops delete  [--db FILE | --postgres DSN] --account ID KEY
 //	userprops keys    [--db FILE | --postgres DSN] --account ID
@@ -62,7 +62,7 @@ const storeArgs = "[--db FILE | --postgres DSN]"
 
 var commands = []command{
 	{"serve", storeArgs + " [--addr HOST:PORT] [--accounts FILE] [--base-url URL] [--max-connections N] [--idle-timeout D]", noStdin(serve)},
-	{"get", storeArgs + " --account ID KEY", noStdin(get)},
+	{"get", storeArgs + " --account ID [--raw] KEY", noStdin(get)},
 	{"set", storeArgs + " --account ID KEY [VALUE|-]", set},
 	{"delete", storeArgs + " --account ID KEY", noStdin(del)},
 	{"keys", storeArgs + " --account ID", noStdin(keys)},
