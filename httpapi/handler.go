@@ -66,6 +66,8 @@ type server struct {
 	auth    Authenticator
 	baseURL string
 	log     *slog.Logger
+	dir     userprops.Directory // checked by the handler, if not nil
+	dirSet  bool                // WithDirectory was given
 }
 
 // New returns an http.Handler serving store under /rest/api/2 and
@@ -86,10 +88,27 @@ type server struct {
 // %2E%2E (see escapeKey). A request declaring a Content-Encoding other
 // than identity answers 415 (after authentication), with Accept-Encoding:
 // identity.
+//
+// The handler checks the account of every request against the
+// Authenticator's directory when the Authenticator is also a
+// userprops.Directory, as Accounts and AccountsFile are: a request for an
+// account it does not know answers 404, as Jira answers for an unknown user
+// and as `userprops serve` does, even when store was not opened with
+// userprops.WithDirectory (with it, the account is looked up twice, which
+// for Accounts is a map lookup). This is the default because the other
+// choice, letting an administrator create properties for accounts that do
+// not exist, is what a server taking its accounts from a file does not
+// want. WithDirectory replaces the directory or turns the check off.
 func New(store userprops.Store, auth Authenticator, opts ...Option) http.Handler {
 	s := &server{store: store, auth: auth, log: slog.Default()}
 	for _, opt := range opts {
 		opt(s)
+	}
+	if !s.dirSet {
+		s.dir, _ = auth.(userprops.Directory)
+	}
+	if s.dir != nil {
+		s.store = directoryStore{Store: s.store, dir: s.dir}
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("/rest/api/{version}/user/properties", s.properties)
