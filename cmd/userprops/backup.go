@@ -5,7 +5,8 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
+
+	"github.com/userprops/userprops/internal/atomicfile"
 )
 
 // backup writes a consistent copy of a store file to a new file and prints
@@ -26,7 +27,7 @@ func backup(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	defer store.Close()
 
-	n, err := writeFileAtomically(out, func(w io.Writer) (int64, error) { return store.Backup(ctx, w) })
+	n, err := atomicfile.Write(out, func(w io.Writer) (int64, error) { return store.Backup(ctx, w) })
 	if err != nil {
 		return err
 	}
@@ -34,42 +35,4 @@ func backup(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		Backup string `json:"backup"`
 		Bytes  int64  `json:"bytes"`
 	}{out, n})
-}
-
-// writeFileAtomically creates path (mode 0600) with what write writes: into
-// a temporary file beside it, synced, then renamed, so that path never holds
-// a partial file.
-func writeFileAtomically(path string, write func(io.Writer) (int64, error)) (int64, error) {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*.tmp")
-	if err != nil {
-		return 0, err
-	}
-	defer os.Remove(tmp.Name()) // after a successful rename there is nothing to remove
-	n, err := write(tmp)
-	if err == nil {
-		err = tmp.Chmod(0o600)
-	}
-	if err == nil {
-		err = tmp.Sync()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), path)
-	}
-	if err == nil {
-		err = syncDir(filepath.Dir(path))
-	}
-	return n, err
-}
-
-// syncDir makes a rename in dir durable.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }
