@@ -7,31 +7,15 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
-	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
+	"slices"
 	"strings"
 	"unicode/utf8"
 
 	"github.com/userprops/userprops"
 )
-
-// Account is one entry of an accounts file: who may call the server, with
-// which API token, and whether as an administrator (Jira's Administer Jira
-// permission).
-type Account struct {
-	AccountID string `json:"accountId"`
-	Email     string `json:"email,omitempty"`
-	APIToken  string `json:"apiToken"`
-	Admin     bool   `json:"admin,omitempty"`
-}
-
-// accountsFile is the JSON document of an accounts file.
-type accountsFile struct {
-	Accounts []Account `json:"accounts"`
-}
 
 // MinTokenLength is the shortest API token Accounts accepts, in characters
 // (Unicode code points), not bytes.
@@ -42,6 +26,7 @@ const MinTokenLength = 16
 // so that properties can only be kept for accounts it knows (others: 404).
 // It is safe for concurrent use.
 type Accounts struct {
+	list    []Account // as given to NewAccounts
 	byID    map[string]*account
 	byLogin map[string]*account   // lower-cased email, and account ID
 	byToken map[[32]byte]*account // SHA-256 of the token
@@ -64,6 +49,7 @@ var (
 // an email may hold more than three colons (see Authenticate).
 func NewAccounts(list []Account) (*Accounts, error) {
 	a := &Accounts{
+		list:    slices.Clone(list),
 		byID:    make(map[string]*account, len(list)),
 		byLogin: make(map[string]*account, 2*len(list)),
 		byToken: make(map[[32]byte]*account, len(list)),
@@ -128,30 +114,11 @@ func LoadAccounts(path string) (*Accounts, error) {
 
 // loadAccounts is LoadAccounts, returning also the warnings about the file.
 func loadAccounts(path string) (*Accounts, []string, error) {
-	file, warnings, err := openAccountsFile(path)
+	list, warnings, err := readAccountsFile(path)
 	if err != nil {
-		return nil, nil, fmt.Errorf("reading accounts: %w", err)
+		return nil, nil, err
 	}
-	data, err := io.ReadAll(file)
-	file.Close()
-	if err != nil {
-		return nil, nil, fmt.Errorf("reading accounts: %w", err)
-	}
-	var f accountsFile
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&f); err != nil {
-		return nil, nil, fmt.Errorf("reading accounts from %s: %w", path, err)
-	}
-	// Only white space may follow the document: a second one (say, with
-	// an administrator in it) must not be silently ignored.
-	if _, err := dec.Token(); err != io.EOF {
-		return nil, nil, fmt.Errorf("reading accounts from %s: data after the accounts document", path)
-	}
-	if len(f.Accounts) == 0 {
-		return nil, nil, fmt.Errorf("reading accounts from %s: the file lists no accounts", path)
-	}
-	a, err := NewAccounts(f.Accounts)
+	a, err := NewAccounts(list)
 	if err != nil {
 		return nil, nil, fmt.Errorf("accounts in %s: %w", path, err)
 	}
@@ -161,10 +128,7 @@ func loadAccounts(path string) (*Accounts, []string, error) {
 // WriteAccounts creates an accounts file at path holding list, with mode 0600.
 // It fails if the file exists.
 func WriteAccounts(path string, list []Account) error {
-	if _, err := NewAccounts(list); err != nil {
-		return err
-	}
-	data, err := json.MarshalIndent(accountsFile{Accounts: list}, "", "  ")
+	data, err := encodeAccounts(list)
 	if err != nil {
 		return err
 	}
@@ -172,7 +136,7 @@ func WriteAccounts(path string, list []Account) error {
 	if err != nil {
 		return err
 	}
-	if _, err := f.Write(append(data, '\n')); err != nil {
+	if _, err := f.Write(data); err != nil {
 		f.Close()
 		return err
 	}
