@@ -11,11 +11,18 @@
 //	userprops compact --db FILE OUT
 //	userprops export  --db FILE [OUT|-]
 //	userprops import  --db FILE [--skip-invalid] IN|-
+//	userprops accounts add    --accounts FILE --email E [--account-id ID] [--display-name N] [--admin]
+//	userprops accounts list   --accounts FILE
+//	userprops accounts remove --accounts FILE (--account-id ID | --email E)
+//	userprops accounts rotate --accounts FILE (--account-id ID | --email E)
 //
 // serve answers Jira's REST resource; get, set, delete and keys are its four
 // operations on the command line; check verifies a whole file, backup makes a
 // consistent copy of it, compact a compacted one, and export and import move
-// properties in and out as JSON Lines.
+// properties in and out as JSON Lines. The accounts commands manage the
+// accounts file serve reads (see accounts.go): add prints the new account's
+// API token, and rotate its new one, that once only; a running serve reads
+// the changed file on SIGHUP.
 //
 // Output meant for programs is JSON on stdout; errors go to stderr. The exit
 // status is 0 on success, 1 when the operation fails and 2 on misuse.
@@ -49,8 +56,9 @@ func errorLine(err error) string {
 	return "userprops: " + strings.TrimPrefix(err.Error(), "userprops: ")
 }
 
-// command is one subcommand: its name, the arguments its usage line shows,
-// and what runs it. The table below yields both the usage text and the
+// command is one subcommand: its name (one word, or two for the commands of
+// a group such as "accounts add"), the arguments its usage line shows, and
+// what runs it. The table below yields both the usage text and the
 // dispatch, and a test checks the package documentation against it.
 type command struct {
 	name, args string
@@ -71,6 +79,10 @@ var commands = []command{
 	{"compact", "--db FILE OUT", noStdin(compact)},
 	{"export", "--db FILE [OUT|-]", noStdin(export)},
 	{"import", "--db FILE [--skip-invalid] IN|-", importLines},
+	{"accounts add", "--accounts FILE --email E [--account-id ID] [--display-name N] [--admin]", noStdin(accountsAdd)},
+	{"accounts list", "--accounts FILE", noStdin(accountsList)},
+	{"accounts remove", "--accounts FILE (--account-id ID | --email E)", noStdin(accountsRemove)},
+	{"accounts rotate", "--accounts FILE (--account-id ID | --email E)", noStdin(accountsRotate)},
 }
 
 // noStdin adapts a subcommand that reads no input to the table.
@@ -85,7 +97,7 @@ var usage = func() string {
 	var b strings.Builder
 	b.WriteString("usage:\n")
 	for _, c := range commands {
-		fmt.Fprintf(&b, "  userprops %-7s %s\n", c.name, c.args)
+		fmt.Fprintf(&b, "  userprops %-15s %s\n", c.name, c.args)
 	}
 	b.WriteString("Run 'userprops COMMAND -h' for a command's flags.\n")
 	return b.String()
@@ -111,8 +123,17 @@ func dispatch(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		return err
 	}
 	for _, c := range commands {
-		if c.name == name {
+		group, sub, grouped := strings.Cut(c.name, " ")
+		switch {
+		case !grouped && c.name == name:
 			return c.run(ctx, args, stdin, stdout, stderr)
+		case grouped && group == name && len(args) > 0 && args[0] == sub:
+			return c.run(ctx, args[1:], stdin, stdout, stderr)
+		}
+	}
+	for _, c := range commands {
+		if group, _, ok := strings.Cut(c.name, " "); ok && group == name {
+			return usageError{fmt.Sprintf("%s needs one of its commands\n%s", name, usage)}
 		}
 	}
 	return usageError{fmt.Sprintf("unknown command %q\n%s", name, usage)}
