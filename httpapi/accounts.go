@@ -91,11 +91,12 @@ func NewAccounts(list []Account) (*Accounts, error) {
 //
 //	{"accounts": [
 //	  {"accountId": "5b10ac8d82e05b22cc7d4ef5", "email": "ada@example.com",
-//	   "apiToken": "…", "admin": true}
+//	   "apiToken": "…", "admin": true, "displayName": "Ada Lovelace"}
 //	]}
 //
-// The file must hold exactly that one JSON document: anything but white
-// space after it is refused.
+// The fields are those of Account; unknown ones are refused. The file must
+// hold exactly that one JSON document: anything but white space after it is
+// refused. UpdateAccountsFile changes such a file safely.
 //
 // Whoever can write the file can give themselves an administrator's token,
 // so on Unix LoadAccounts refuses a file that anyone but this process's

@@ -9,6 +9,9 @@
 //
 // HEAD answers as GET does, with the same status and headers and no body.
 //
+// Outside Jira's namespace, GET /userprops/1/backup (BackupPath) streams a
+// consistent copy of a store that implements Backuper, for administrators.
+//
 // Every request is authenticated by an Authenticator and runs through
 // userprops.ForActor, so Jira's permission rules live in one place. Errors
 // answer with Jira's body, {"errorMessages":[…],"errors":{}}.
@@ -62,12 +65,13 @@ func WithLogger(l *slog.Logger) Option {
 
 // server holds what every request needs.
 type server struct {
-	store   userprops.Store
-	auth    Authenticator
-	baseURL string
-	log     *slog.Logger
-	dir     userprops.Directory // checked by the handler, if not nil
-	dirSet  bool                // WithDirectory was given
+	store    userprops.Store // what requests use: rawStore, checked against dir
+	rawStore userprops.Store // as given to New, for its optional interfaces
+	auth     Authenticator
+	baseURL  string
+	log      *slog.Logger
+	dir      userprops.Directory // checked by the handler, if not nil
+	dirSet   bool                // WithDirectory was given
 }
 
 // New returns an http.Handler serving store under /rest/api/2 and
@@ -100,7 +104,7 @@ type server struct {
 // not exist, is what a server taking its accounts from a file does not
 // want. WithDirectory replaces the directory or turns the check off.
 func New(store userprops.Store, auth Authenticator, opts ...Option) http.Handler {
-	s := &server{store: store, auth: auth, log: slog.Default()}
+	s := &server{store: store, rawStore: store, auth: auth, log: slog.Default()}
 	for _, opt := range opts {
 		opt(s)
 	}
@@ -113,6 +117,7 @@ func New(store userprops.Store, auth Authenticator, opts ...Option) http.Handler
 	mux := http.NewServeMux()
 	mux.HandleFunc("/rest/api/{version}/user/properties", s.properties)
 	mux.HandleFunc("/rest/api/{version}/user/properties/{key...}", s.properties)
+	mux.HandleFunc(BackupPath, s.backup)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "No resource found at "+r.URL.Path+".")
 	})
@@ -141,14 +146,8 @@ func (s *server) properties(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	actor, err := s.auth.Authenticate(r)
-	if err != nil {
-		if errors.Is(err, userprops.ErrUnauthorized) {
-			w.Header().Set("WWW-Authenticate", `Basic realm="userprops", charset="UTF-8"`)
-		} else {
-			s.log.ErrorContext(r.Context(), "authentication failed", "err", err)
-		}
-		writeStoreError(w, err, key)
+	actor, ok := s.authenticate(w, r)
+	if !ok {
 		return
 	}
 	if contentCoded(r.Header) {
@@ -173,6 +172,22 @@ func (s *server) properties(w http.ResponseWriter, r *http.Request) {
 	default:
 		s.delete(w, r, store, accountID, key)
 	}
+}
+
+// authenticate returns the caller of r, or answers 401 (or 500 when the
+// Authenticator fails) and returns false.
+func (s *server) authenticate(w http.ResponseWriter, r *http.Request) (userprops.Actor, bool) {
+	actor, err := s.auth.Authenticate(r)
+	if err != nil {
+		if errors.Is(err, userprops.ErrUnauthorized) {
+			w.Header().Set("WWW-Authenticate", `Basic realm="userprops", charset="UTF-8"`)
+		} else {
+			s.log.ErrorContext(r.Context(), "authentication failed", "err", err)
+		}
+		writeStoreError(w, err, "")
+		return userprops.Actor{}, false
+	}
+	return actor, true
 }
 
 // keyListBuffer is the size of the buffer a key list is written through.
