@@ -7,7 +7,7 @@
 //	userprops delete  [--db FILE | --postgres DSN] --account ID KEY
 //	userprops keys    [--db FILE | --postgres DSN] --account ID
 //	userprops check   --db FILE
-//	userprops backup  --db FILE OUT
+//	userprops backup  --db FILE OUT | --server URL --out FILE
 //	userprops compact --db FILE OUT
 //	userprops export  --db FILE [OUT|-]
 //	userprops import  --db FILE [--skip-invalid] IN|-
@@ -18,7 +18,8 @@
 //
 // serve answers Jira's REST resource; get, set, delete and keys are its four
 // operations on the command line; check verifies a whole file, backup makes a
-// consistent copy of it, compact a compacted one, and export and import move
+// consistent copy of it (or, with --server, of the store a running serve
+// holds), compact a compacted one, and export and import move
 // properties in and out as JSON Lines. The accounts commands manage the
 // accounts file serve reads (see accounts.go): add prints the new account's
 // API token, and rotate its new one, that once only; a running serve reads
@@ -75,7 +76,7 @@ var commands = []command{
 	{"delete", storeArgs + " --account ID KEY", noStdin(del)},
 	{"keys", storeArgs + " --account ID", noStdin(keys)},
 	{"check", "--db FILE", noStdin(check)},
-	{"backup", "--db FILE OUT", noStdin(backup)},
+	{"backup", "--db FILE OUT | --server URL --out FILE", noStdin(backup)},
 	{"compact", "--db FILE OUT", noStdin(compact)},
 	{"export", "--db FILE [OUT|-]", noStdin(export)},
 	{"import", "--db FILE [--skip-invalid] IN|-", importLines},
