@@ -51,8 +51,7 @@ const backupStallTimeout = time.Minute
 // trailers), so that a partial copy is never taken for a whole one.
 func (s *server) backup(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodGet {
-		w.Header().Set("Allow", "GET")
-		writeError(w, http.StatusMethodNotAllowed, "Method "+r.Method+" is not allowed here.")
+		methodNotAllowed(w, r, "GET")
 		return
 	}
 	actor, ok := s.authenticate(w, r)

@@ -32,6 +32,19 @@ func backupServer(t *testing.T, store userprops.Store) *env {
 	return &env{srv: srv, store: store, logs: logs}
 }
 
+// getBackup asks e's server for a backup as the administrator; the body is
+// closed when the test ends.
+func getBackup(t *testing.T, e *env) *http.Response {
+	t.Helper()
+	req, err := http.NewRequest("GET", e.srv.URL+httpapi.BackupPath, nil)
+	require.NoError(t, err)
+	admin(req)
+	resp, err := e.srv.Client().Do(req)
+	require.NoError(t, err)
+	t.Cleanup(func() { resp.Body.Close() })
+	return resp
+}
+
 func TestHandler_Backup(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
@@ -44,12 +57,7 @@ func TestHandler_Backup(t *testing.T) {
 	}
 	e := backupServer(t, store)
 
-	req, err := http.NewRequest("GET", e.srv.URL+httpapi.BackupPath, nil)
-	require.NoError(t, err)
-	admin(req)
-	resp, err := e.srv.Client().Do(req)
-	require.NoError(t, err)
-	defer resp.Body.Close()
+	resp := getBackup(t, e)
 	require.Equal(t, 200, resp.StatusCode)
 	assert.Equal(t, "application/octet-stream", resp.Header.Get("Content-Type"))
 	body, err := io.ReadAll(resp.Body)
@@ -108,15 +116,10 @@ func TestHandler_BackupFailsMidway(t *testing.T) {
 	mem := userprops.NewMemory()
 	t.Cleanup(func() { mem.Close() })
 	e := backupServer(t, failingBackup{mem})
-	req, err := http.NewRequest("GET", e.srv.URL+httpapi.BackupPath, nil)
-	require.NoError(t, err)
-	admin(req)
-	resp, err := e.srv.Client().Do(req)
-	require.NoError(t, err)
-	defer resp.Body.Close()
+	resp := getBackup(t, e)
 	assert.Equal(t, 200, resp.StatusCode, "the status went out with the first bytes")
-	_, err = io.ReadAll(resp.Body)
-	assert.Error(t, err, "a backup that failed midway reads as whole")
+	_, err := io.ReadAll(resp.Body)
+	assert.Error(t, err, "a backup that failed midway read as whole")
 	assert.Empty(t, resp.Trailer.Get(httpapi.BackupSHA256Trailer))
 	assert.Contains(t, e.logs.String(), "disk read error")
 

@@ -141,8 +141,7 @@ func (s *server) properties(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	default:
-		w.Header().Set("Allow", "GET, HEAD, PUT, DELETE")
-		writeError(w, http.StatusMethodNotAllowed, "Method "+r.Method+" is not allowed here.")
+		methodNotAllowed(w, r, "GET, HEAD, PUT, DELETE")
 		return
 	}
 
@@ -172,6 +171,13 @@ func (s *server) properties(w http.ResponseWriter, r *http.Request) {
 	default:
 		s.delete(w, r, store, accountID, key)
 	}
+}
+
+// methodNotAllowed answers 405 with Jira's error body, and allow, the
+// methods of the resource, in an Allow header.
+func methodNotAllowed(w http.ResponseWriter, r *http.Request, allow string) {
+	w.Header().Set("Allow", allow)
+	writeError(w, http.StatusMethodNotAllowed, "Method "+r.Method+" is not allowed here.")
 }
 
 // authenticate returns the caller of r, or answers 401 (or 500 when the
