@@ -123,7 +123,7 @@ func ExampleValidateValue() {
 	// 200 <nil>
 	// 200 <nil>
 	// 400 userprops: property value is empty
-	// 400 userprops: property value is not valid JSON
+	// 400 userprops: property value is not valid JSON: invalid character '{' after top-level value at byte 7
 	// 400 userprops: property value is too large: it is 32769 bytes long, the maximum is 32768
 }
 

@@ -7,9 +7,7 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
-	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"slices"
@@ -18,37 +16,6 @@ import (
 
 	"github.com/userprops/userprops"
 )
-
-// Account is one entry of an accounts file: who may call the server, with
-// which API token, and whether as an administrator (Jira's Administer Jira
-// permission); and how the user resources and the user search describe it
-// (see User), each of those fields optional.
-type Account struct {
-	AccountID string `json:"accountId"`
-	Email     string `json:"email,omitempty"`
-	APIToken  string `json:"apiToken"`
-	Admin     bool   `json:"admin,omitempty"`
-	// DisplayName is the name users see; "" shows the account ID.
-	DisplayName string `json:"displayName,omitempty"`
-	// Active is false for a deactivated account, which still
-	// authenticates and keeps its properties but is found by no user
-	// search; nil (absent from the file) means true.
-	Active *bool `json:"active,omitempty"`
-	// TimeZone is an IANA time zone name, shown as given; "" shows
-	// DefaultTimeZone.
-	TimeZone string `json:"timeZone,omitempty"`
-	// Locale is a Java locale such as "en_US", shown as given; "" shows
-	// DefaultLocale.
-	Locale string `json:"locale,omitempty"`
-}
-
-// IsActive reports whether the account is active: Active is nil or true.
-func (a Account) IsActive() bool { return a.Active == nil || *a.Active }
-
-// accountsFile is the JSON document of an accounts file.
-type accountsFile struct {
-	Accounts []Account `json:"accounts"`
-}
 
 // MinTokenLength is the shortest API token Accounts accepts, in characters
 // (Unicode code points), not bytes.
@@ -60,6 +27,7 @@ const MinTokenLength = 16
 // Users, which the user resources and the user search describe. It is safe
 // for concurrent use.
 type Accounts struct {
+	list    []Account // as given to NewAccounts
 	byID    map[string]*account
 	ids     []string              // every account ID, in ascending byte order
 	byLogin map[string]*account   // lower-cased email, and account ID
@@ -84,6 +52,7 @@ var (
 // an email may hold more than three colons (see Authenticate).
 func NewAccounts(list []Account) (*Accounts, error) {
 	a := &Accounts{
+		list:    slices.Clone(list),
 		byID:    make(map[string]*account, len(list)),
 		byLogin: make(map[string]*account, 2*len(list)),
 		byToken: make(map[[32]byte]*account, len(list)),
@@ -138,16 +107,16 @@ const maxProfileField = 1024
 //
 //	{"accounts": [
 //	  {"accountId": "5b10ac8d82e05b22cc7d4ef5", "email": "ada@example.com",
-//	   "apiToken": "…", "admin": true},
+//	   "apiToken": "…", "admin": true, "displayName": "Ada Lovelace"},
 //	  {"accountId": "712020:2722a0b4-…", "email": "bob@example.com",
 //	   "apiToken": "…", "displayName": "Bob Smith", "active": false,
 //	   "timeZone": "Australia/Sydney", "locale": "en_AU"}
 //	]}
 //
-// displayName, active, timeZone and locale are optional (see Account).
-//
-// The file must hold exactly that one JSON document: anything but white
-// space after it is refused.
+// The fields are those of Account (displayName, active, timeZone and locale
+// are optional); unknown ones are refused. The file must hold exactly that
+// one JSON document: anything but white space after it is refused.
+// UpdateAccountsFile changes such a file safely.
 //
 // Whoever can write the file can give themselves an administrator's token,
 // so on Unix LoadAccounts refuses a file that anyone but this process's
@@ -166,30 +135,11 @@ func LoadAccounts(path string) (*Accounts, error) {
 
 // loadAccounts is LoadAccounts, returning also the warnings about the file.
 func loadAccounts(path string) (*Accounts, []string, error) {
-	file, warnings, err := openAccountsFile(path)
+	list, warnings, err := readAccountsFile(path)
 	if err != nil {
-		return nil, nil, fmt.Errorf("reading accounts: %w", err)
+		return nil, nil, err
 	}
-	data, err := io.ReadAll(file)
-	file.Close()
-	if err != nil {
-		return nil, nil, fmt.Errorf("reading accounts: %w", err)
-	}
-	var f accountsFile
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&f); err != nil {
-		return nil, nil, fmt.Errorf("reading accounts from %s: %w", path, err)
-	}
-	// Only white space may follow the document: a second one (say, with
-	// an administrator in it) must not be silently ignored.
-	if _, err := dec.Token(); err != io.EOF {
-		return nil, nil, fmt.Errorf("reading accounts from %s: data after the accounts document", path)
-	}
-	if len(f.Accounts) == 0 {
-		return nil, nil, fmt.Errorf("reading accounts from %s: the file lists no accounts", path)
-	}
-	a, err := NewAccounts(f.Accounts)
+	a, err := NewAccounts(list)
 	if err != nil {
 		return nil, nil, fmt.Errorf("accounts in %s: %w", path, err)
 	}
@@ -199,10 +149,7 @@ func loadAccounts(path string) (*Accounts, []string, error) {
 // WriteAccounts creates an accounts file at path holding list, with mode 0600.
 // It fails if the file exists.
 func WriteAccounts(path string, list []Account) error {
-	if _, err := NewAccounts(list); err != nil {
-		return err
-	}
-	data, err := json.MarshalIndent(accountsFile{Accounts: list}, "", "  ")
+	data, err := encodeAccounts(list)
 	if err != nil {
 		return err
 	}
@@ -210,7 +157,7 @@ func WriteAccounts(path string, list []Account) error {
 	if err != nil {
 		return err
 	}
-	if _, err := f.Write(append(data, '\n')); err != nil {
+	if _, err := f.Write(data); err != nil {
 		f.Close()
 		return err
 	}

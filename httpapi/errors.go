@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -26,6 +27,11 @@ func message(err error, key string) string {
 			return strings.ReplaceAll(text, "{detail}", detail(err, row.err))
 		}
 	}
+	// Not sentinels of userprops, so not rows of the table; after it, as
+	// userprops.HTTPStatus matches them.
+	if errors.Is(err, context.DeadlineExceeded) {
+		return timedOut
+	}
 	return internalError
 }
 
@@ -44,6 +50,8 @@ func detail(err, sentinel error) string {
 	}
 	return ": " + rest
 }
+
+const timedOut = "The request timed out before the store answered: try again."
 
 const internalError = "Internal server error."
 

@@ -19,6 +19,9 @@
 //
 // HEAD answers as GET does, with the same status and headers and no body.
 //
+// Outside Jira's namespace, GET /userprops/1/backup (BackupPath) streams a
+// consistent copy of a store that implements Backuper, for administrators.
+//
 // Every request but the avatar's is authenticated by an Authenticator and
 // runs through userprops.ForActor, so Jira's permission rules live in one
 // place. Errors answer with Jira's body, {"errorMessages":[…],"errors":{}}.
@@ -72,11 +75,14 @@ func WithLogger(l *slog.Logger) Option {
 
 // server holds what every request needs.
 type server struct {
-	store   userprops.Store
-	auth    Authenticator
-	users   Users // nil: no user routes
-	baseURL string
-	log     *slog.Logger
+	store    userprops.Store // what requests use: rawStore, checked against dir
+	rawStore userprops.Store // as given to New, for its optional interfaces
+	auth     Authenticator
+	users    Users // nil: no user routes
+	baseURL  string
+	log      *slog.Logger
+	dir      userprops.Directory // checked by the handler, if not nil
+	dirSet   bool                // WithDirectory was given
 }
 
 // New returns an http.Handler serving store under /rest/api/2 and
@@ -105,11 +111,28 @@ type server struct {
 // allows; emails show to administrators and to the account itself only.
 // The user search finds active users only. self and avatar links are
 // absolute, from WithBaseURL or the request.
+//
+// The handler checks the account of every request against the
+// Authenticator's directory when the Authenticator is also a
+// userprops.Directory, as Accounts and AccountsFile are: a request for an
+// account it does not know answers 404, as Jira answers for an unknown user
+// and as `userprops serve` does, even when store was not opened with
+// userprops.WithDirectory (with it, the account is looked up twice, which
+// for Accounts is a map lookup). This is the default because the other
+// choice, letting an administrator create properties for accounts that do
+// not exist, is what a server taking its accounts from a file does not
+// want. WithDirectory replaces the directory or turns the check off.
 func New(store userprops.Store, auth Authenticator, opts ...Option) http.Handler {
-	s := &server{store: store, auth: auth, log: slog.Default()}
+	s := &server{store: store, rawStore: store, auth: auth, log: slog.Default()}
 	s.users, _ = auth.(Users)
 	for _, opt := range opts {
 		opt(s)
+	}
+	if !s.dirSet {
+		s.dir, _ = auth.(userprops.Directory)
+	}
+	if s.dir != nil {
+		s.store = directoryStore{Store: s.store, dir: s.dir}
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("/rest/api/{version}/user/properties", s.properties)
@@ -127,6 +150,7 @@ func New(store userprops.Store, auth Authenticator, opts ...Option) http.Handler
 		mux.HandleFunc("/rest/api/{version}"+path+"/{$}", s.userRoute(h))
 	}
 	mux.HandleFunc(avatarPath, avatar)
+	mux.HandleFunc(BackupPath, s.backup)
 	mux.HandleFunc("/", notFound)
 	return LogRequests(s.log)(Recover(s.log)(keepDotSegments(mux)))
 }
@@ -413,11 +437,27 @@ func (s *server) refuseBody(w http.ResponseWriter, r *http.Request, e *bodyError
 }
 
 // fail answers err, logging it when it is not the caller's fault.
+//
+// A call that ended because the client went away (its request's context
+// canceled: the connection closed) has no one to answer: fail writes no
+// body, only the status userprops.StatusClientClosedRequest, so that the
+// request log says 499. A context canceled while the client is still there
+// is the server's doing and answers 500. An expired deadline answers 504
+// with Jira's error body.
 func (s *server) fail(w http.ResponseWriter, r *http.Request, err error, key string) {
-	if userprops.HTTPStatus(err) >= 500 {
+	status := userprops.HTTPStatus(err)
+	if status == userprops.StatusClientClosedRequest {
+		if r.Context().Err() != nil {
+			s.log.InfoContext(r.Context(), "client went away", "method", r.Method, "path", r.URL.Path)
+			w.WriteHeader(status)
+			return
+		}
+		status = http.StatusInternalServerError
+	}
+	if status >= 500 {
 		s.log.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 	}
-	writeStoreError(w, err, key)
+	writeError(w, status, message(err, key))
 }
 
 // base returns the configured base URL, or the request's scheme and host.

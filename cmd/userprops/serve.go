@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -11,6 +12,7 @@ import (
 	"net"
 	"net/url"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/userprops/userprops"
@@ -128,16 +130,22 @@ func openServeStore(ctx context.Context, dsn, dbPath string, opts []userprops.Op
 }
 
 // loadOrCreateAccounts loads the accounts file at path (refusing one others
-// could have written, see httpapi.LoadAccounts). With no path it uses
-// accounts.json beside the store, creating it, on first start, with one
-// administrator and a random API token, and prints how to call the server.
+// could have written, see httpapi.LoadAccounts) and says which file it is
+// and how to list its accounts. With no path it uses accounts.json beside
+// the store, creating it, on first start, with one administrator and a
+// random API token, and prints how to call the server.
 func loadOrCreateAccounts(path, dbPath, base string, stdout io.Writer, log *slog.Logger) (*httpapi.AccountsFile, error) {
-	if path != "" {
-		return httpapi.OpenAccountsFile(path, log)
+	given := path != ""
+	if !given {
+		path = filepath.Join(filepath.Dir(dbPath), "accounts.json")
 	}
-	path = filepath.Join(filepath.Dir(dbPath), "accounts.json")
 	accounts, err := httpapi.OpenAccountsFile(path, log)
-	if !errors.Is(err, fs.ErrNotExist) {
+	if err == nil {
+		abs, _ := filepath.Abs(path) // on error, abs is ""
+		fmt.Fprintf(stdout, "accounts from %s (%d); list them with: userprops accounts list --accounts %s\n",
+			path, accounts.Accounts().Len(), shellQuote(cmp.Or(abs, path)))
+	}
+	if given || !errors.Is(err, fs.ErrNotExist) {
 		return accounts, err
 	}
 	// Jira clients such as jira.js insist on an email with a dotted domain.
@@ -151,4 +159,12 @@ func loadOrCreateAccounts(path, dbPath, base string, stdout io.Writer, log *slog
 	fmt.Fprintf(stdout, "  curl -u '%s:%s' '%s/rest/api/3/user/properties/settings?accountId=%s'\n\n",
 		admin.Email, admin.APIToken, base, admin.AccountID)
 	return httpapi.OpenAccountsFile(path, log)
+}
+
+// shellQuote quotes s for a POSIX shell when it needs quoting.
+func shellQuote(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789@%+=:,./-_") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
