@@ -23,6 +23,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"os"
 	"strings"
@@ -60,12 +61,29 @@ func WithLogger(l *slog.Logger) Option {
 	return func(s *server) { s.log = l }
 }
 
+// WithRateLimiter makes the handler apply l's limits to every request
+// (but CORS preflights, see WithCORS) before any other work: a request
+// without credentials spends a token of its client address's bucket; one
+// with credentials is authenticated first, unless its address has spent its
+// failed logins, and then spends a token of its account's bucket, or, when
+// the credentials are refused, one of its address's failed-login bucket. A
+// request over a limit answers 429 with Retry-After (whole seconds, at
+// least 1) and Jira's error body, without reaching the store. The client
+// address is the connection's peer, or what a trusted proxy says (see
+// WithTrustedProxies).
+func WithRateLimiter(l *RateLimiter) Option {
+	return func(s *server) { s.limiter = l }
+}
+
 // server holds what every request needs.
 type server struct {
-	store   userprops.Store
-	auth    Authenticator
-	baseURL string
-	log     *slog.Logger
+	store       userprops.Store
+	auth        Authenticator
+	baseURL     string
+	log         *slog.Logger
+	limiter     *RateLimiter
+	proxies     []netip.Prefix
+	corsOrigins map[string]bool
 }
 
 // New returns an http.Handler serving store under /rest/api/2 and
@@ -85,7 +103,8 @@ type server struct {
 // raw or escaped, and self links spell the keys "." and ".." as %2E and
 // %2E%2E (see escapeKey). A request declaring a Content-Encoding other
 // than identity answers 415 (after authentication), with Accept-Encoding:
-// identity.
+// identity. Every JSON answer carries X-Content-Type-Options: nosniff and
+// Cache-Control: no-store.
 func New(store userprops.Store, auth Authenticator, opts ...Option) http.Handler {
 	s := &server{store: store, auth: auth, log: slog.Default()}
 	for _, opt := range opts {
@@ -97,7 +116,18 @@ func New(store userprops.Store, auth Authenticator, opts ...Option) http.Handler
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "No resource found at "+r.URL.Path+".")
 	})
-	return LogRequests(s.log)(Recover(s.log)(keepDotSegments(mux)))
+	h := keepDotSegments(mux)
+	if s.limiter != nil {
+		h = s.limitRate(h)
+	}
+	if s.corsOrigins != nil {
+		h = s.cors(h)
+	}
+	h = LogRequests(s.log)(Recover(s.log)(h))
+	if len(s.proxies) > 0 {
+		h = s.identifyClient(h)
+	}
+	return h
 }
 
 // properties dispatches every request on the user-property resource.
@@ -122,7 +152,7 @@ func (s *server) properties(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	actor, err := s.auth.Authenticate(r)
+	actor, err := s.authenticate(r)
 	if err != nil {
 		if errors.Is(err, userprops.ErrUnauthorized) {
 			w.Header().Set("WWW-Authenticate", `Basic realm="userprops", charset="UTF-8"`)
@@ -175,7 +205,7 @@ func (s *server) keys(w http.ResponseWriter, r *http.Request, store userprops.St
 	}
 	base := s.base(r) + "/rest/api/" + version + "/user/properties/"
 	query := "?accountId=" + url.QueryEscape(accountID)
-	setJSONHeaders(w.Header())
+	SetJSONHeaders(w.Header())
 	w.WriteHeader(http.StatusOK)
 	out := bufio.NewWriterSize(w, keyListBuffer)
 	entry := []byte(`{"keys":[`)
@@ -333,7 +363,7 @@ func (s *server) base(r *http.Request) string {
 		return s.baseURL
 	}
 	scheme := "http"
-	if r.TLS != nil {
+	if requestClient(r).https {
 		scheme = "https"
 	}
 	return scheme + "://" + r.Host
