@@ -1,0 +1,197 @@
+package main
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"io"
+	"math/big"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// testCert is a self-signed certificate for 127.0.0.1 and localhost,
+// made for one test and written to its files.
+type testCert struct {
+	certFile, keyFile string
+	cert              *x509.Certificate
+	pool              *x509.CertPool
+}
+
+// newTestCert makes a certificate named name in dir, valid from notBefore
+// to notAfter.
+func newTestCert(t *testing.T, dir, name string, notBefore, notAfter time.Time) testCert {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	require.NoError(t, err)
+	serial, err := rand.Int(rand.Reader, big.NewInt(1<<62))
+	require.NoError(t, err)
+	tmpl := &x509.Certificate{
+		SerialNumber:          serial,
+		Subject:               pkix.Name{CommonName: name},
+		NotBefore:             notBefore,
+		NotAfter:              notAfter,
+		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
+		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		BasicConstraintsValid: true,
+		IsCA:                  true, // self-signed: its own trust anchor
+		IPAddresses:           []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback},
+		DNSNames:              []string{"localhost"},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	require.NoError(t, err)
+	cert, err := x509.ParseCertificate(der)
+	require.NoError(t, err)
+	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
+	require.NoError(t, err)
+	c := testCert{certFile: filepath.Join(dir, name+".crt"), keyFile: filepath.Join(dir, name+".key"), cert: cert, pool: x509.NewCertPool()}
+	c.pool.AddCert(cert)
+	require.NoError(t, os.WriteFile(c.certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644))
+	require.NoError(t, os.WriteFile(c.keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}), 0o600))
+	return c
+}
+
+// validCert makes a certificate valid for a day around now.
+func validCert(t *testing.T, dir, name string) testCert {
+	return newTestCert(t, dir, name, time.Now().Add(-time.Hour), time.Now().Add(24*time.Hour))
+}
+
+// httpsClient returns a client that trusts the certificates given, and
+// only those, on fresh connections each request when fresh is true.
+func httpsClient(fresh bool, certs ...testCert) *http.Client {
+	pool := x509.NewCertPool()
+	for _, c := range certs {
+		pool.AddCert(c.cert)
+	}
+	tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}, DisableKeepAlives: fresh}
+	return &http.Client{Transport: tr, Timeout: 10 * time.Second}
+}
+
+// servedCert returns the certificate a fresh TLS connection to base is
+// given.
+func servedCert(t *testing.T, base string) *x509.Certificate {
+	t.Helper()
+	conn, err := tls.Dial("tcp", strings.TrimPrefix(base, "https://"), &tls.Config{InsecureSkipVerify: true})
+	require.NoError(t, err)
+	defer conn.Close()
+	return conn.ConnectionState().PeerCertificates[0]
+}
+
+func adminToken(t *testing.T, stdout string) string {
+	t.Helper()
+	m := regexp.MustCompile(`-u 'admin@userprops.localhost:([^']+)'`).FindStringSubmatch(stdout)
+	require.NotNil(t, m, "no token in %s", stdout)
+	return m[1]
+}
+
+// call sends a request with the admin's credentials through client.
+func call(t *testing.T, client *http.Client, method, url, token, body string) (int, string) {
+	t.Helper()
+	req, err := http.NewRequest(method, url, strings.NewReader(body))
+	require.NoError(t, err)
+	req.SetBasicAuth("admin@userprops.localhost", token)
+	resp, err := client.Do(req)
+	require.NoError(t, err, "%s %s", method, url)
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	return resp.StatusCode, string(b)
+}
+
+func TestServe_HTTPS(t *testing.T) {
+	dir := t.TempDir()
+	cert := validCert(t, dir, "a")
+	s := startServe(t, "--db", filepath.Join(dir, "props.db"), "--tls-cert", cert.certFile, "--tls-key", cert.keyFile)
+	require.True(t, strings.HasPrefix(s.base, "https://127.0.0.1:"), s.base)
+	curls := curlLine.FindAllStringSubmatch(s.stdout.String(), -1)
+	require.Len(t, curls, 2)
+	for _, c := range curls {
+		assert.Contains(t, c[1], "'https://127.0.0.1:", "printed curl line")
+	}
+
+	if _, err := exec.LookPath("curl"); err == nil {
+		// The printed lines work as printed, given the certificate to
+		// trust (a public one needs nothing).
+		out, err := exec.Command("sh", "-c", curls[0][1]+" --silent --cacert "+cert.certFile).CombinedOutput()
+		require.NoError(t, err, "%s", out)
+		assert.Contains(t, string(out), " 201")
+	}
+
+	token := adminToken(t, s.stdout.String())
+	client := httpsClient(false, cert)
+	props := s.base + "/rest/api/3/user/properties"
+	status, _ := call(t, client, "PUT", props+"/over-tls?accountId=admin", token, `{"theme":"dark"}`)
+	assert.Equal(t, 201, status)
+	status, body := call(t, client, "GET", props+"/over-tls?accountId=admin", token, "")
+	assert.Equal(t, 200, status)
+	assert.Equal(t, `{"key":"over-tls","value":{"theme":"dark"}}`+"\n", body)
+	_, body = call(t, client, "GET", props+"?accountId=admin", token, "")
+	assert.Contains(t, body, `"self":"`+props+`/over-tls?accountId=admin"`, "self links use https")
+
+	// TLS 1.2 at least; plain HTTP gets no answer from the store.
+	_, err := tls.Dial("tcp", strings.TrimPrefix(s.base, "https://"), &tls.Config{RootCAs: cert.pool, MaxVersion: tls.VersionTLS11})
+	assert.Error(t, err, "a TLS 1.1 handshake succeeded")
+	resp, err := http.Get("http://" + strings.TrimPrefix(s.base, "https://") + "/healthz")
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Equal(t, 400, resp.StatusCode, "plain HTTP to the HTTPS port")
+}
+
+func TestCertificate_Reload(t *testing.T) {
+	dir := t.TempDir()
+	a := validCert(t, dir, "a")
+	c, err := loadCertificate(a.certFile, a.keyFile)
+	require.NoError(t, err)
+	served := func() []byte {
+		pair, err := c.getCertificate(nil)
+		require.NoError(t, err)
+		return pair.Leaf.Raw
+	}
+	assert.Equal(t, a.cert.Raw, served())
+
+	b := validCert(t, dir, "b")
+	replace(t, b.certFile, a.certFile)
+	replace(t, b.keyFile, a.keyFile)
+	require.NoError(t, c.Reload())
+	assert.Equal(t, b.cert.Raw, served(), "a renewed pair")
+
+	// A bad pair keeps the one in use, and says why.
+	other := validCert(t, dir, "other")
+	replace(t, other.certFile, a.certFile) // key still b's
+	assert.ErrorContains(t, c.Reload(), "private key does not match")
+	assert.Equal(t, b.cert.Raw, served())
+	expired := newTestCert(t, dir, "expired", time.Now().Add(-48*time.Hour), time.Now().Add(-24*time.Hour))
+	replace(t, expired.certFile, a.certFile)
+	replace(t, expired.keyFile, a.keyFile)
+	assert.ErrorContains(t, c.Reload(), "expired")
+	assert.Equal(t, b.cert.Raw, served())
+	require.NoError(t, os.Remove(a.keyFile))
+	assert.ErrorContains(t, c.Reload(), "no such file")
+	assert.Equal(t, b.cert.Raw, served())
+
+	_, err = loadCertificate(expired.certFile, expired.keyFile)
+	assert.ErrorContains(t, err, "expired", "starting with an expired certificate")
+}
+
+// replace renames a copy of from over to, as a renewal tool would.
+func replace(t *testing.T, from, to string) {
+	t.Helper()
+	data, err := os.ReadFile(from)
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(to+".new", data, 0o600))
+	require.NoError(t, os.Rename(to+".new", to))
+}
