@@ -32,7 +32,7 @@ func TestServe_SIGHUPSwapsCertificate(t *testing.T) {
 		"--tls-cert", live.certFile, "--tls-key", live.keyFile)
 	require.True(t, strings.HasPrefix(p.base, "https://"), p.base)
 	hostPort := strings.TrimPrefix(p.base, "https://")
-	assert.Equal(t, old.cert.Raw, servedCert(t, p.base).Raw)
+	assert.Equal(t, old.Leaf.Raw, servedCert(t, p.base).Raw)
 
 	renewed := validCert(t, dir, "renewed")
 	both := httpsClient(true, old, renewed)
@@ -65,7 +65,7 @@ func TestServe_SIGHUPSwapsCertificate(t *testing.T) {
 	defer func() { close(stop); wg.Wait() }()
 
 	// A request in flight on a connection made with the old certificate.
-	conn, err := tls.Dial("tcp", hostPort, &tls.Config{RootCAs: old.pool})
+	conn, err := tls.Dial("tcp", hostPort, &tls.Config{RootCAs: old.Pool})
 	require.NoError(t, err)
 	defer conn.Close()
 	req, err := http.NewRequest("PUT", p.base+"/rest/api/3/user/properties/k?accountId=root", strings.NewReader(`[1,2]`))
@@ -81,7 +81,7 @@ func TestServe_SIGHUPSwapsCertificate(t *testing.T) {
 	replace(t, renewed.keyFile, live.keyFile)
 	require.NoError(t, p.cmd.Process.Signal(syscall.SIGHUP))
 	p.waitLog(t, "reloaded the TLS certificate", 1)
-	assert.Equal(t, renewed.cert.Raw, servedCert(t, p.base).Raw, "a new connection after the reload")
+	assert.Equal(t, renewed.Leaf.Raw, servedCert(t, p.base).Raw, "a new connection after the reload")
 
 	_, err = conn.Write(raw[len(raw)-2:])
 	require.NoError(t, err)
@@ -89,7 +89,7 @@ func TestServe_SIGHUPSwapsCertificate(t *testing.T) {
 	require.NoError(t, err)
 	resp.Body.Close()
 	assert.Equal(t, 201, resp.StatusCode, "the request in flight across the swap")
-	assert.Equal(t, old.cert.Raw, conn.ConnectionState().PeerCertificates[0].Raw)
+	assert.Equal(t, old.Leaf.Raw, conn.ConnectionState().PeerCertificates[0].Raw)
 
 	// A key that is not the certificate's keeps the pair in use.
 	stranger := validCert(t, dir, "stranger")
@@ -97,7 +97,7 @@ func TestServe_SIGHUPSwapsCertificate(t *testing.T) {
 	require.NoError(t, p.cmd.Process.Signal(syscall.SIGHUP))
 	p.waitLog(t, "keeping the certificate in use", 1)
 	assert.Contains(t, p.stderr.String(), "private key does not match")
-	assert.Equal(t, renewed.cert.Raw, servedCert(t, p.base).Raw)
+	assert.Equal(t, renewed.Leaf.Raw, servedCert(t, p.base).Raw)
 	// The accounts were reloaded by the same signal, and serve goes on.
 	p.waitLog(t, "reloaded accounts", 2)
 	status, _ := callAs(t, httpsClient(false, renewed), "GET", p.base+"/rest/api/3/user/properties/k?accountId=root")

@@ -1,16 +1,9 @@
 package main
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"io"
-	"math/big"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -22,46 +15,25 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/userprops/userprops/internal/testcert"
 )
 
-// testCert is a self-signed certificate for 127.0.0.1 and localhost,
-// made for one test and written to its files.
+// testCert is a certificate made for one test (testcert.New), written to
+// its files.
 type testCert struct {
+	testcert.Cert
 	certFile, keyFile string
-	cert              *x509.Certificate
-	pool              *x509.CertPool
 }
 
 // newTestCert makes a certificate named name in dir, valid from notBefore
 // to notAfter.
 func newTestCert(t *testing.T, dir, name string, notBefore, notAfter time.Time) testCert {
 	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	require.NoError(t, err)
-	serial, err := rand.Int(rand.Reader, big.NewInt(1<<62))
-	require.NoError(t, err)
-	tmpl := &x509.Certificate{
-		SerialNumber:          serial,
-		Subject:               pkix.Name{CommonName: name},
-		NotBefore:             notBefore,
-		NotAfter:              notAfter,
-		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
-		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		BasicConstraintsValid: true,
-		IsCA:                  true, // self-signed: its own trust anchor
-		IPAddresses:           []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback},
-		DNSNames:              []string{"localhost"},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	require.NoError(t, err)
-	cert, err := x509.ParseCertificate(der)
-	require.NoError(t, err)
-	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
-	require.NoError(t, err)
-	c := testCert{certFile: filepath.Join(dir, name+".crt"), keyFile: filepath.Join(dir, name+".key"), cert: cert, pool: x509.NewCertPool()}
-	c.pool.AddCert(cert)
-	require.NoError(t, os.WriteFile(c.certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644))
-	require.NoError(t, os.WriteFile(c.keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}), 0o600))
+	made := testcert.New(t, name, notBefore, notAfter)
+	c := testCert{Cert: made, certFile: filepath.Join(dir, name+".crt"), keyFile: filepath.Join(dir, name+".key")}
+	require.NoError(t, os.WriteFile(c.certFile, made.CertPEM, 0o644))
+	require.NoError(t, os.WriteFile(c.keyFile, made.KeyPEM, 0o600))
 	return c
 }
 
@@ -75,7 +47,7 @@ func validCert(t *testing.T, dir, name string) testCert {
 func httpsClient(fresh bool, certs ...testCert) *http.Client {
 	pool := x509.NewCertPool()
 	for _, c := range certs {
-		pool.AddCert(c.cert)
+		pool.AddCert(c.Leaf)
 	}
 	tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}, DisableKeepAlives: fresh}
 	return &http.Client{Transport: tr, Timeout: 10 * time.Second}
@@ -143,7 +115,7 @@ func TestServe_HTTPS(t *testing.T) {
 	assert.Contains(t, body, `"self":"`+props+`/over-tls?accountId=admin"`, "self links use https")
 
 	// TLS 1.2 at least; plain HTTP gets no answer from the store.
-	_, err := tls.Dial("tcp", strings.TrimPrefix(s.base, "https://"), &tls.Config{RootCAs: cert.pool, MaxVersion: tls.VersionTLS11})
+	_, err := tls.Dial("tcp", strings.TrimPrefix(s.base, "https://"), &tls.Config{RootCAs: cert.Pool, MaxVersion: tls.VersionTLS11})
 	assert.Error(t, err, "a TLS 1.1 handshake succeeded")
 	resp, err := http.Get("http://" + strings.TrimPrefix(s.base, "https://") + "/healthz")
 	require.NoError(t, err)
@@ -161,27 +133,27 @@ func TestCertificate_Reload(t *testing.T) {
 		require.NoError(t, err)
 		return pair.Leaf.Raw
 	}
-	assert.Equal(t, a.cert.Raw, served())
+	assert.Equal(t, a.Leaf.Raw, served())
 
 	b := validCert(t, dir, "b")
 	replace(t, b.certFile, a.certFile)
 	replace(t, b.keyFile, a.keyFile)
 	require.NoError(t, c.Reload())
-	assert.Equal(t, b.cert.Raw, served(), "a renewed pair")
+	assert.Equal(t, b.Leaf.Raw, served(), "a renewed pair")
 
 	// A bad pair keeps the one in use, and says why.
 	other := validCert(t, dir, "other")
 	replace(t, other.certFile, a.certFile) // key still b's
 	assert.ErrorContains(t, c.Reload(), "private key does not match")
-	assert.Equal(t, b.cert.Raw, served())
+	assert.Equal(t, b.Leaf.Raw, served())
 	expired := newTestCert(t, dir, "expired", time.Now().Add(-48*time.Hour), time.Now().Add(-24*time.Hour))
 	replace(t, expired.certFile, a.certFile)
 	replace(t, expired.keyFile, a.keyFile)
 	assert.ErrorContains(t, c.Reload(), "expired")
-	assert.Equal(t, b.cert.Raw, served())
+	assert.Equal(t, b.Leaf.Raw, served())
 	require.NoError(t, os.Remove(a.keyFile))
 	assert.ErrorContains(t, c.Reload(), "no such file")
-	assert.Equal(t, b.cert.Raw, served())
+	assert.Equal(t, b.Leaf.Raw, served())
 
 	_, err = loadCertificate(expired.certFile, expired.keyFile)
 	assert.ErrorContains(t, err, "expired", "starting with an expired certificate")
