@@ -11,7 +11,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/userprops/userprops"
 	"github.com/userprops/userprops/httpapi"
 )
 
@@ -24,19 +23,12 @@ type proxied struct {
 
 func newProxied(t *testing.T, opts ...httpapi.Option) *proxied {
 	t.Helper()
-	accounts, err := httpapi.NewAccounts(testAccounts)
-	require.NoError(t, err)
-	store := userprops.NewMemory(userprops.WithDirectory(accounts))
-	t.Cleanup(func() { store.Close() })
-	require.NoError(t, err)
-	_, err = store.Set(t.Context(), aliceID, "k", []byte(`1`))
-	require.NoError(t, err)
 	p := &proxied{logs: &syncBuffer{}}
-	opts = append([]httpapi.Option{
-		httpapi.WithLogger(slog.New(slog.NewJSONHandler(p.logs, nil))),
-		httpapi.WithRateLimiter(httpapi.NewRateLimiter(httpapi.RateLimits{FailedLogin: httpapi.Limit{PerSecond: 0.001, Burst: 1}})),
-	}, opts...)
-	p.h = httpapi.New(store, accounts, opts...)
+	opts = append([]httpapi.Option{httpapi.WithLogger(slog.New(slog.NewJSONHandler(p.logs, nil)))}, opts...)
+	l := newLimited(t, httpapi.RateLimits{FailedLogin: httpapi.Limit{PerSecond: 0.001, Burst: 1}}, opts...)
+	_, err := l.store.Set(t.Context(), aliceID, "k", []byte(`1`))
+	require.NoError(t, err)
+	p.h = l.h
 	return p
 }
 

@@ -75,7 +75,7 @@ func TestServe_BehindProxy(t *testing.T) {
 			s := startServe(t, append([]string{"--db", tempDB(t)}, c.args...)...)
 			token := adminToken(t, s.stdout.String())
 			props := s.base + "/rest/api/3/user/properties"
-			status, _ := call(t, http.DefaultClient, "PUT", props+"/k?accountId=admin", token, "1")
+			status, _ := call(t, http.DefaultClient, "PUT", props+"/k?accountId=admin", "admin@userprops.localhost", token, "1")
 			require.Equal(t, 201, status)
 
 			req, err := http.NewRequest("GET", props+"?accountId=admin", nil)

@@ -11,7 +11,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 
@@ -39,30 +38,15 @@ func TestServe_SIGHUPSwapsCertificate(t *testing.T) {
 
 	// Requests all along, on fresh connections, so that the race detector
 	// (this process runs under it when the tests do) sees handshakes
-	// beside reloads.
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	failures := make(chan error, 1)
-	wg.Go(func() {
-		for {
-			select {
-			case <-stop:
-				return
-			default:
-			}
-			resp, err := both.Get(p.base + "/healthz")
-			if err != nil {
-				select {
-				case failures <- err:
-				default:
-				}
-				continue
-			}
-			io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
+	// beside reloads; each must succeed, with either certificate.
+	stop := keepRequesting(t, func() error {
+		resp, err := both.Get(p.base + "/healthz")
+		if err != nil {
+			return err
 		}
+		io.Copy(io.Discard, resp.Body)
+		return resp.Body.Close()
 	})
-	defer func() { close(stop); wg.Wait() }()
 
 	// A request in flight on a connection made with the old certificate.
 	conn, err := tls.Dial("tcp", hostPort, &tls.Config{RootCAs: old.Pool})
@@ -100,30 +84,9 @@ func TestServe_SIGHUPSwapsCertificate(t *testing.T) {
 	assert.Equal(t, renewed.Leaf.Raw, servedCert(t, p.base).Raw)
 	// The accounts were reloaded by the same signal, and serve goes on.
 	p.waitLog(t, "reloaded accounts", 2)
-	status, _ := callAs(t, httpsClient(false, renewed), "GET", p.base+"/rest/api/3/user/properties/k?accountId=root")
+	status, _ := call(t, httpsClient(false, renewed), "GET", p.base+"/rest/api/3/user/properties/k?accountId=root", "root", "root-token-0123456789", "")
 	assert.Equal(t, 200, status)
 
-	close(stop)
-	wg.Wait()
-	stop = make(chan struct{})
-	select {
-	case err := <-failures:
-		t.Errorf("a request failed across the reloads: %v", err)
-	default:
-	}
+	stop()
 	assert.NotContains(t, p.stderr.String(), "DATA RACE")
-}
-
-// callAs sends a request as root.
-func callAs(t *testing.T, client *http.Client, method, url string) (int, string) {
-	t.Helper()
-	req, err := http.NewRequest(method, url, nil)
-	require.NoError(t, err)
-	req.SetBasicAuth("root", "root-token-0123456789")
-	resp, err := client.Do(req)
-	require.NoError(t, err)
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	require.NoError(t, err)
-	return resp.StatusCode, string(b)
 }

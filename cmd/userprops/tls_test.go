@@ -70,12 +70,13 @@ func adminToken(t *testing.T, stdout string) string {
 	return m[1]
 }
 
-// call sends a request with the admin's credentials through client.
-func call(t *testing.T, client *http.Client, method, url, token, body string) (int, string) {
+// call sends a request as user through client and returns the status and
+// body of its answer.
+func call(t *testing.T, client *http.Client, method, url, user, token, body string) (int, string) {
 	t.Helper()
 	req, err := http.NewRequest(method, url, strings.NewReader(body))
 	require.NoError(t, err)
-	req.SetBasicAuth("admin@userprops.localhost", token)
+	req.SetBasicAuth(user, token)
 	resp, err := client.Do(req)
 	require.NoError(t, err, "%s %s", method, url)
 	defer resp.Body.Close()
@@ -106,12 +107,12 @@ func TestServe_HTTPS(t *testing.T) {
 	token := adminToken(t, s.stdout.String())
 	client := httpsClient(false, cert)
 	props := s.base + "/rest/api/3/user/properties"
-	status, _ := call(t, client, "PUT", props+"/over-tls?accountId=admin", token, `{"theme":"dark"}`)
+	status, _ := call(t, client, "PUT", props+"/over-tls?accountId=admin", "admin@userprops.localhost", token, `{"theme":"dark"}`)
 	assert.Equal(t, 201, status)
-	status, body := call(t, client, "GET", props+"/over-tls?accountId=admin", token, "")
+	status, body := call(t, client, "GET", props+"/over-tls?accountId=admin", "admin@userprops.localhost", token, "")
 	assert.Equal(t, 200, status)
 	assert.Equal(t, `{"key":"over-tls","value":{"theme":"dark"}}`+"\n", body)
-	_, body = call(t, client, "GET", props+"?accountId=admin", token, "")
+	_, body = call(t, client, "GET", props+"?accountId=admin", "admin@userprops.localhost", token, "")
 	assert.Contains(t, body, `"self":"`+props+`/over-tls?accountId=admin"`, "self links use https")
 
 	// TLS 1.2 at least; plain HTTP gets no answer from the store.
