@@ -34,12 +34,12 @@ func addNetworkFlags(fs *flag.FlagSet) *networkFlags {
 	fs.Var(&f.proxies, "trusted-proxy", "`CIDR` of the proxy's address, with --behind-tls-proxy; repeatable (default 127.0.0.0/8 and ::1/128)")
 	fs.Var(&f.corsOrigins, "cors-origin", "let web pages from `ORIGIN` (https://host[:port]) call the API from a browser; repeatable")
 	a, d, l := &f.limits.Account, &f.limits.Address, &f.limits.FailedLogin
-	fs.Float64Var(&a.PerSecond, "account-rate", a.PerSecond, "requests a second each account may send on average (0: no limit)")
-	fs.IntVar(&a.Burst, "account-burst", a.Burst, "requests each account may send at once")
-	fs.Float64Var(&d.PerSecond, "address-rate", d.PerSecond, "requests without credentials a second from each client address (0: no limit)")
-	fs.IntVar(&d.Burst, "address-burst", d.Burst, "requests without credentials from each client address at once")
-	fs.Float64Var(&l.PerSecond, "failed-login-rate", l.PerSecond, "refused logins a second from each client address (0: no limit)")
-	fs.IntVar(&l.Burst, "failed-login-burst", l.Burst, "refused logins from each client address at once")
+	fs.Float64Var(&a.PerSecond, "account-rate", a.PerSecond, "`R` requests a second each account may send on average (0: no limit)")
+	fs.IntVar(&a.Burst, "account-burst", a.Burst, "`N` requests each account may send at once")
+	fs.Float64Var(&d.PerSecond, "address-rate", d.PerSecond, "`R` requests without credentials a second from each client address (0: no limit)")
+	fs.IntVar(&d.Burst, "address-burst", d.Burst, "`N` requests without credentials from each client address at once")
+	fs.Float64Var(&l.PerSecond, "failed-login-rate", l.PerSecond, "`R` refused logins a second from each client address (0: no limit)")
+	fs.IntVar(&l.Burst, "failed-login-burst", l.Burst, "`N` refused logins from each client address at once")
 	return f
 }
 

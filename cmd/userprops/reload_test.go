@@ -93,10 +93,11 @@ func TestServe_SIGHUPReloadsAccounts(t *testing.T) {
 		require.NoError(t, os.Rename(tmp, accounts))
 	}
 	write(`{"accounts":[{"accountId":"root","apiToken":"old-token-0123456789","admin":true}]}`)
-	// The requests below include refused tokens, as many as the loop
-	// sends before the reload: no failed-login limit, which would answer
-	// 429 instead of the 401 this test is about.
-	p := startServeProcess(t, "--db", filepath.Join(dir, "props.db"), "--accounts", accounts, "--failed-login-rate", "0")
+	// The loop below sends refused tokens until the reload, then as many
+	// requests of one account as it can: no rate limits, which would
+	// answer 429 instead of the 401s and 200s this test is about.
+	p := startServeProcess(t, "--db", filepath.Join(dir, "props.db"), "--accounts", accounts,
+		"--failed-login-rate", "0", "--account-rate", "0")
 	status := func(token string) int {
 		t.Helper()
 		return do(t, "PUT", p.base+"/rest/api/3/user/properties/k?accountId=root", "root", token, `1`).StatusCode

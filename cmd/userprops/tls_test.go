@@ -115,10 +115,22 @@ func TestServe_HTTPS(t *testing.T) {
 	_, body = call(t, client, "GET", props+"?accountId=admin", "admin@userprops.localhost", token, "")
 	assert.Contains(t, body, `"self":"`+props+`/over-tls?accountId=admin"`, "self links use https")
 
+	// HTTP/2, which Go clients use over TLS by default.
+	h2 := httpsClient(false, cert)
+	h2.Transport.(*http.Transport).ForceAttemptHTTP2 = true
+	req, err := http.NewRequest("GET", props+"/over-tls?accountId=admin", nil)
+	require.NoError(t, err)
+	req.SetBasicAuth("admin@userprops.localhost", token)
+	resp, err := h2.Do(req)
+	require.NoError(t, err)
+	assert.Equal(t, "HTTP/2.0", resp.Proto)
+	assert.Equal(t, `{"key":"over-tls","value":{"theme":"dark"}}`+"\n", readBody(t, resp))
+	resp.Body.Close()
+
 	// TLS 1.2 at least; plain HTTP gets no answer from the store.
-	_, err := tls.Dial("tcp", strings.TrimPrefix(s.base, "https://"), &tls.Config{RootCAs: cert.Pool, MaxVersion: tls.VersionTLS11})
+	_, err = tls.Dial("tcp", strings.TrimPrefix(s.base, "https://"), &tls.Config{RootCAs: cert.Pool, MaxVersion: tls.VersionTLS11})
 	assert.Error(t, err, "a TLS 1.1 handshake succeeded")
-	resp, err := http.Get("http://" + strings.TrimPrefix(s.base, "https://") + "/healthz")
+	resp, err = http.Get("http://" + strings.TrimPrefix(s.base, "https://") + "/healthz")
 	require.NoError(t, err)
 	resp.Body.Close()
 	assert.Equal(t, 400, resp.StatusCode, "plain HTTP to the HTTPS port")
