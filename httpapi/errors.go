@@ -112,14 +112,18 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 
 // writeBody answers status with a JSON body.
 func writeBody(w http.ResponseWriter, status int, body []byte) {
-	setJSONHeaders(w.Header())
+	SetJSONHeaders(w.Header())
 	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
 	w.WriteHeader(status)
 	_, _ = w.Write(body)
 }
 
-// setJSONHeaders sets the headers of every JSON answer.
-func setJSONHeaders(h http.Header) {
+// SetJSONHeaders sets the headers of every JSON answer: the Content-Type,
+// X-Content-Type-Options: nosniff (no browser takes the answer for
+// anything but JSON) and Cache-Control: no-store (no cache, a browser's
+// included, keeps a user's properties or a credential's answer).
+func SetJSONHeaders(h http.Header) {
 	h.Set("Content-Type", "application/json;charset=UTF-8")
 	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Cache-Control", "no-store")
 }

@@ -36,6 +36,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"os"
 	"strings"
@@ -73,16 +74,33 @@ func WithLogger(l *slog.Logger) Option {
 	return func(s *server) { s.log = l }
 }
 
+// WithRateLimiter makes the handler apply l's limits to every request
+// (but CORS preflights, see WithCORS) before any other work: a request
+// without credentials spends a token of its client address's bucket; one
+// with credentials is authenticated first, unless its address has spent its
+// failed logins, and then spends a token of its account's bucket, or, when
+// the credentials are refused, one of its address's failed-login bucket. A
+// request over a limit answers 429 with Retry-After (whole seconds, at
+// least 1) and Jira's error body, without reaching the store. The client
+// address is the connection's peer, or what a trusted proxy says (see
+// WithTrustedProxies).
+func WithRateLimiter(l *RateLimiter) Option {
+	return func(s *server) { s.limiter = l }
+}
+
 // server holds what every request needs.
 type server struct {
-	store    userprops.Store // what requests use: rawStore, checked against dir
-	rawStore userprops.Store // as given to New, for its optional interfaces
-	auth     Authenticator
-	users    Users // nil: no user routes
-	baseURL  string
-	log      *slog.Logger
-	dir      userprops.Directory // checked by the handler, if not nil
-	dirSet   bool                // WithDirectory was given
+	store       userprops.Store // what requests use: rawStore, checked against dir
+	rawStore    userprops.Store // as given to New, for its optional interfaces
+	auth        Authenticator
+	users       Users // nil: no user routes
+	baseURL     string
+	log         *slog.Logger
+	dir         userprops.Directory // checked by the handler, if not nil
+	dirSet      bool                // WithDirectory was given
+	limiter     *RateLimiter
+	proxies     []netip.Prefix
+	corsOrigins map[string]bool
 }
 
 // New returns an http.Handler serving store under /rest/api/2 and
@@ -102,7 +120,8 @@ type server struct {
 // raw or escaped, and self links spell the keys "." and ".." as %2E and
 // %2E%2E (see escapeKey). A request declaring a Content-Encoding other
 // than identity answers 415 (after authentication), with Accept-Encoding:
-// identity.
+// identity. Every JSON answer carries X-Content-Type-Options: nosniff and
+// Cache-Control: no-store.
 //
 // The user routes describe the accounts of the Users given with WithUsers,
 // or of auth if it implements Users (as Accounts and AccountsFile do);
@@ -152,7 +171,18 @@ func New(store userprops.Store, auth Authenticator, opts ...Option) http.Handler
 	mux.HandleFunc(avatarPath, avatar)
 	mux.HandleFunc(BackupPath, s.backup)
 	mux.HandleFunc("/", notFound)
-	return LogRequests(s.log)(Recover(s.log)(keepDotSegments(mux)))
+	h := keepDotSegments(mux)
+	if s.limiter != nil {
+		h = s.limitRate(h)
+	}
+	if s.corsOrigins != nil {
+		h = s.cors(h)
+	}
+	h = LogRequests(s.log)(Recover(s.log)(h))
+	if len(s.proxies) > 0 {
+		h = s.identifyClient(h)
+	}
+	return h
 }
 
 // notFound answers 404 with Jira's error body.
@@ -182,7 +212,7 @@ func apiVersion(w http.ResponseWriter, r *http.Request) (string, bool) {
 // WWW-Authenticate challenge) or 500 and returns false. key is the
 // request's property key, for error messages that name it.
 func (s *server) authenticate(w http.ResponseWriter, r *http.Request, key string) (userprops.Actor, bool) {
-	actor, err := s.auth.Authenticate(r)
+	actor, err := s.credentials(r)
 	if err == nil && actor.AccountID == "" {
 		err = userprops.ErrUnauthorized
 	}
@@ -292,7 +322,7 @@ func (s *server) keys(w http.ResponseWriter, r *http.Request, store userprops.St
 	}
 	base := s.base(r) + "/rest/api/" + version + "/user/properties/"
 	query := "?accountId=" + url.QueryEscape(accountID)
-	setJSONHeaders(w.Header())
+	SetJSONHeaders(w.Header())
 	w.WriteHeader(http.StatusOK)
 	out := bufio.NewWriterSize(w, keyListBuffer)
 	entry := []byte(`{"keys":[`)
@@ -466,7 +496,7 @@ func (s *server) base(r *http.Request) string {
 		return s.baseURL
 	}
 	scheme := "http"
-	if r.TLS != nil {
+	if requestClient(r).https {
 		scheme = "https"
 	}
 	return scheme + "://" + r.Host

@@ -1,7 +1,7 @@
 // Command userprops serves Jira's user-property REST API from a store file and
 // administers store files directly.
 //
-//	userprops serve   [--db FILE | --postgres DSN] [--addr HOST:PORT] [--accounts FILE] [--base-url URL] [--max-connections N] [--idle-timeout D] [--index '[KEY].PATH']...
+//	userprops serve   [--db FILE | --postgres DSN] [--addr HOST:PORT] [--accounts FILE] [--base-url URL] [--max-connections N] [--idle-timeout D] [--index '[KEY].PATH']... [--tls-cert FILE --tls-key FILE] [--behind-tls-proxy [--trusted-proxy CIDR]...] [--cors-origin ORIGIN]... [--account-rate R] [--account-burst N] [--address-rate R] [--address-burst N] [--failed-login-rate R] [--failed-login-burst N]
 //	userprops get     [--db FILE | --postgres DSN] --account ID [--raw] KEY
 //	userprops set     [--db FILE | --postgres DSN] --account ID KEY [VALUE|-]
 //	userprops delete  [--db FILE | --postgres DSN] --account ID KEY
@@ -78,7 +78,7 @@ const (
 )
 
 var commands = []command{
-	{"serve", storeArgs + " [--addr HOST:PORT] [--accounts FILE] [--base-url URL] [--max-connections N] [--idle-timeout D] " + indexArgs, noStdin(serve)},
+	{"serve", storeArgs + " [--addr HOST:PORT] [--accounts FILE] [--base-url URL] [--max-connections N] [--idle-timeout D] " + indexArgs + " [--tls-cert FILE --tls-key FILE] [--behind-tls-proxy [--trusted-proxy CIDR]...] [--cors-origin ORIGIN]... [--account-rate R] [--account-burst N] [--address-rate R] [--address-burst N] [--failed-login-rate R] [--failed-login-burst N]", noStdin(serve)},
 	{"get", storeArgs + " --account ID [--raw] KEY", noStdin(get)},
 	{"set", storeArgs + " --account ID KEY [VALUE|-]", set},
 	{"delete", storeArgs + " --account ID KEY", noStdin(del)},

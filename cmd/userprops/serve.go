@@ -26,7 +26,10 @@ const shutdownTimeout = 10 * time.Second
 
 // serve serves the REST API from a store file until ctx is done (SIGINT or
 // SIGTERM), then finishes the requests in flight and closes the store. On
-// SIGHUP it reads the accounts file again (see reloadOnHangup).
+// SIGHUP it reads the accounts file, and the TLS certificate and key, again
+// (see reloadOnHangup). It serves HTTPS with --tls-cert and --tls-key, and
+// refuses plain HTTP on an address other machines reach unless
+// --behind-tls-proxy says a proxy in front speaks TLS for it.
 func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	flags := flag.NewFlagSet("serve", flag.ContinueOnError)
 	flags.SetOutput(stderr)
@@ -39,7 +42,11 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	idleTimeout := flags.Duration("idle-timeout", defaultIdleTimeout, "how long a keep-alive connection may wait for its next request")
 	var indexes indexFlag
 	flags.Var(&indexes, "index", indexUsage)
+	network := addNetworkFlags(flags)
 	if err := parseFlags(flags, args); err != nil {
+		return err
+	}
+	if err := network.check(); err != nil {
 		return err
 	}
 	if flags.NArg() != 0 {
@@ -55,12 +62,26 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	log := slog.New(slog.NewTextHandler(stderr, nil))
 
+	var cert *certificate
+	if network.tls() {
+		var err error
+		if cert, err = loadCertificate(network.tlsCert, network.tlsKey); err != nil {
+			return err
+		}
+	}
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		return err
 	}
 	defer ln.Close()
-	base := "http://" + ln.Addr().String()
+	if err := network.checkExposure(ln.Addr()); err != nil {
+		return err
+	}
+	if network.behindProxy && len(network.proxies) == 0 && !isLoopback(ln.Addr()) {
+		log.Warn("--behind-tls-proxy without --trusted-proxy believes forwarded headers from this machine only; name the proxy's address, or every client counts as the proxy for rate limits",
+			"addr", ln.Addr().String())
+	}
+	base := network.scheme() + "://" + ln.Addr().String()
 	if *baseURL != "" {
 		base = *baseURL
 	}
@@ -69,7 +90,11 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	defer reloadOnHangup(ctx, accounts, log)()
+	reloads := []reload{accountsReload(accounts, log)}
+	if cert != nil {
+		reloads = append(reloads, certificateReload(cert, log))
+	}
+	defer reloadOnHangup(ctx, reloads...)()
 	store, where, err := openServeStore(ctx, *postgres, *dbPath, append(indexes.options(), userprops.WithDirectory(accounts)))
 	if err != nil {
 		return err
@@ -78,6 +103,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 
 	var opts []httpapi.Option
 	opts = append(opts, httpapi.WithLogger(log))
+	opts = append(opts, network.options()...)
 	if *baseURL != "" {
 		opts = append(opts, httpapi.WithBaseURL(*baseURL))
 	}
@@ -89,9 +115,15 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	srv := newHTTPServer(routes(httpapi.New(store, accounts, opts...)), limited, *idleTimeout, log)
 
 	served := make(chan error, 1)
-	go func() { served <- srv.Serve(limited) }()
+	if cert != nil {
+		srv.TLSConfig = cert.tlsConfig()
+		go func() { served <- srv.ServeTLS(limited, "", "") }()
+		log.Info("serving HTTPS", "cert", network.tlsCert, "expires", cert.expires())
+	} else {
+		go func() { served <- srv.Serve(limited) }()
+	}
 	log.Info("listening", "addr", ln.Addr().String(), "store", where, "maxConnections", maxOpen)
-	fmt.Fprintf(stdout, "serving on http://%s (store %s)\n", ln.Addr(), where)
+	fmt.Fprintf(stdout, "serving on %s://%s (store %s)\n", network.scheme(), ln.Addr(), where)
 	if *baseURL != "" {
 		fmt.Fprintf(stdout, "self links start with %s\n", *baseURL)
 	}

@@ -49,7 +49,7 @@ type server struct {
 	done   chan error
 }
 
-var servingLine = regexp.MustCompile(`serving on (http://\S+)`)
+var servingLine = regexp.MustCompile(`serving on (https?://\S+)`)
 
 // startServe runs serve with args (plus a free port) until the test ends or
 // stop is called.
