@@ -49,6 +49,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"math/rand/v2"
 	"net"
 	"time"
@@ -75,6 +76,7 @@ import (
 type Store struct {
 	gate *userprops.Gate
 	pool *pgxpool.Pool
+	log  *slog.Logger
 }
 
 var _ userprops.Store = (*Store)(nil)
@@ -101,8 +103,12 @@ func Open(ctx context.Context, dsn string, opts ...userprops.Option) (*Store, er
 	if err != nil {
 		return nil, fmt.Errorf("userprops: postgres: %v", err)
 	}
-	s := &Store{gate: userprops.NewGate(opts...), pool: pool}
+	s := &Store{gate: userprops.NewGate(opts...), pool: pool, log: newConfig(opts).log}
 	if err := s.retry(ctx, true, func(ctx context.Context) error { return migrate(ctx, pool) }); err != nil {
+		pool.Close()
+		return nil, s.wrap(ctx, "opening", err)
+	}
+	if err := s.openIndexes(ctx); err != nil {
 		pool.Close()
 		return nil, s.wrap(ctx, "opening", err)
 	}
@@ -121,20 +127,27 @@ func (s *Store) Set(ctx context.Context, accountID, key string, value []byte) (u
 		// usage), and read the size of the property it replaces. Each
 		// statement reads what was committed before it started, so the
 		// second sees every write of the account before the lock.
+		// The value it replaces is read only if the key has indexes,
+		// whose entries move from its terms to the new value's.
 		var before userprops.Usage
 		var oldBytes *int64
+		var old []byte
+		var idx []keyIndex
 		b := &pgx.Batch{}
 		b.BeginTx(pgx.TxOptions{})
+		b.Queue(lockIndexesShared, int64(indexLock))
 		b.Queue(lockAccount, id).QueryRow(func(row pgx.Row) error {
 			return row.Scan(&before.Properties, &before.Bytes)
 		})
-		b.Queue(`SELECT length(key) + length(value) FROM userprops_properties WHERE account_id = $1 AND key = $2`,
+		b.Queue(`SELECT length(key) + length(value), CASE WHEN `+hasIndex+` THEN value END
+FROM userprops_properties WHERE account_id = $1 AND key = $2`,
 			id, k).QueryRow(func(row pgx.Row) error {
-			if err := row.Scan(&oldBytes); !errors.Is(err, pgx.ErrNoRows) {
+			if err := row.Scan(&oldBytes, &old); !errors.Is(err, pgx.ErrNoRows) {
 				return err
 			}
 			return nil
 		})
+		queueKeyIndexes(b, key, &idx)
 		br := conn.SendBatch(ctx, b)
 		tx := br.Tx()
 		defer tx.Rollback(ctx)
@@ -155,6 +168,8 @@ func (s *Store) Set(ctx context.Context, accountID, key string, value []byte) (u
 		})
 		b.Queue(`UPDATE userprops_accounts SET properties = $2, bytes = $3 WHERE account_id = $1`,
 			id, after.Properties, after.Bytes)
+		changes := diffEntries(idx, old, value)
+		changes.queue(b, id)
 		if err := tx.SendBatch(ctx, b).Close(); err != nil {
 			return err
 		}
@@ -220,17 +235,29 @@ func (s *Store) Delete(ctx context.Context, accountID, key string) error {
 		// their own, so that the delete sees every write before the
 		// lock.
 		id := []byte(accountID)
+		var old []byte
+		var idx []keyIndex
 		b := &pgx.Batch{}
 		b.BeginTx(pgx.TxOptions{})
+		b.Queue(lockIndexesShared, int64(indexLock))
 		b.Queue(`SELECT 1 FROM userprops_accounts WHERE account_id = $1 FOR UPDATE`, id)
+		queueKeyIndexes(b, key, &idx)
 		b.Queue(deleteProperty, id, []byte(key)).QueryRow(func(row pgx.Row) error {
-			return row.Scan(&deleted)
+			return row.Scan(&deleted, &old)
 		})
 		br := conn.SendBatch(ctx, b)
 		tx := br.Tx()
 		defer tx.Rollback(ctx)
 		if err := br.Close(); err != nil {
 			return err
+		}
+		if old != nil {
+			b = &pgx.Batch{}
+			changes := diffEntries(idx, old, nil)
+			changes.queue(b, id)
+			if err := tx.SendBatch(ctx, b).Close(); err != nil {
+				return err
+			}
 		}
 		return tx.Commit(ctx)
 	})
@@ -244,16 +271,17 @@ func (s *Store) Delete(ctx context.Context, accountID, key string) error {
 }
 
 // deleteProperty deletes a property, takes it off its account's usage, and
-// returns the number of properties deleted.
+// returns the number of properties deleted and, if its key has indexes, the
+// value deleted (whose entries go with it).
 const deleteProperty = `
 WITH d AS (
 	DELETE FROM userprops_properties WHERE account_id = $1 AND key = $2
-	RETURNING length(key) + length(value) AS n
+	RETURNING length(key) + length(value) AS n, value
 ), u AS (
 	UPDATE userprops_accounts a SET properties = a.properties - 1, bytes = a.bytes - d.n
 	FROM d WHERE a.account_id = $1
 )
-SELECT count(*) FROM d`
+SELECT count(*), (SELECT value FROM d WHERE ` + hasIndex + `) FROM d`
 
 // Keys implements userprops.Store.
 func (s *Store) Keys(ctx context.Context, accountID string) ([]string, error) {
