@@ -25,12 +25,14 @@ import (
 //     it, read the indexes of the key they write (state building or ready),
 //     then move the account's entries from the old value's terms to the new
 //     one's in the same transaction.
-//   - Registering an index (a row in state building), each batch of its
-//     build, and marking it to be dropped, hold indexLock exclusive. The
-//     lock waits for every write in flight, so a write either committed
-//     before an index was registered, and the build sees it, or it reads the
-//     index and keeps its entries itself. A build batch reads current values
-//     while no write runs, so what it writes is never stale.
+//   - Each batch of a build, and marking an index to be dropped, hold
+//     indexLock exclusive, which waits for every write in flight. A write
+//     that began before the index was registered (a row in state building)
+//     and did not see it has therefore committed before the first batch
+//     reads, and the build sees its value; every later write sees the index
+//     and keeps its entries itself. A batch reads current values while no
+//     write runs, so what it writes is never stale; and once a drop is
+//     marked, no write in flight still adds entries.
 //   - A build advances built_after (the last account indexed) with each
 //     batch, in the batch's transaction, and sets state ready with the last
 //     one; a process killed mid-build leaves a building index that Find does
@@ -140,14 +142,15 @@ func (c *entryChanges) queue(b *pgx.Batch, accountID []byte) {
 WHERE e.index_id = d.index_id AND e.term = d.term AND e.account_id = $3`, c.delIDs, c.delTerms, accountID)
 	}
 	if len(c.addIDs) > 0 {
-		b.Queue(insertEntries, c.addIDs, c.addTerms, accountID)
+		b.Queue(`INSERT INTO userprops_index_entries (index_id, term, account_id)
+SELECT index_id, term, $3 FROM unnest($1::integer[], $2::bytea[]) AS n(index_id, term)
+ON CONFLICT DO NOTHING`, c.addIDs, c.addTerms, accountID)
 	}
 }
 
 // insertEntries inserts entries given as arrays of index IDs, terms and
-// account IDs; $3 may be one account ID or an array of them. An entry that
-// is there already (a build resumed over entries a write kept) is left as it
-// is.
+// account IDs. An entry that is there already (a build resumed over entries
+// a write kept) is left as it is.
 const insertEntries = `
 INSERT INTO userprops_index_entries (index_id, term, account_id)
 SELECT * FROM unnest($1::integer[], $2::bytea[], $3::bytea[])
@@ -242,25 +245,23 @@ func (s *Store) addIndex(ctx context.Context, ix userprops.Index) error {
 	return s.build(ctx, ix)
 }
 
-// register records ix in state building, unless it is there already,
-// under indexLock held exclusive, so that every write after it keeps the
-// index. An index being dropped is dropped first.
+// register records ix in state building, unless it is there already, so
+// that every write after it keeps the index. It needs no lock: the build's
+// first batch waits for the writes that did not see it. An index being
+// dropped is dropped first.
 func (s *Store) register(ctx context.Context, ix userprops.Index) error {
 	for {
 		var id int32
 		var state string
 		err := s.retry(ctx, true, func(ctx context.Context) error {
-			return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-				b := &pgx.Batch{}
-				b.Queue(`SELECT pg_advisory_xact_lock($1)`, int64(indexLock))
-				b.Queue(`INSERT INTO userprops_indexes (key, path, state) VALUES ($1, $2, 'building')
+			b := &pgx.Batch{}
+			b.Queue(`INSERT INTO userprops_indexes (key, path, state) VALUES ($1, $2, 'building')
 ON CONFLICT (key, path) DO NOTHING`, []byte(ix.Key), []byte(ix.Path))
-				b.Queue(`SELECT id, state FROM userprops_indexes WHERE key = $1 AND path = $2`,
-					[]byte(ix.Key), []byte(ix.Path)).QueryRow(func(row pgx.Row) error {
-					return row.Scan(&id, &state)
-				})
-				return tx.SendBatch(ctx, b).Close()
+			b.Queue(`SELECT id, state FROM userprops_indexes WHERE key = $1 AND path = $2`,
+				[]byte(ix.Key), []byte(ix.Path)).QueryRow(func(row pgx.Row) error {
+				return row.Scan(&id, &state)
 			})
+			return s.pool.SendBatch(ctx, b).Close()
 		})
 		if err != nil {
 			return err
