@@ -12,6 +12,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"slices"
 	"strings"
 	"unicode/utf8"
 
@@ -20,13 +21,29 @@ import (
 
 // Account is one entry of an accounts file: who may call the server, with
 // which API token, and whether as an administrator (Jira's Administer Jira
-// permission).
+// permission); and how the user resources and the user search describe it
+// (see User), each of those fields optional.
 type Account struct {
 	AccountID string `json:"accountId"`
 	Email     string `json:"email,omitempty"`
 	APIToken  string `json:"apiToken"`
 	Admin     bool   `json:"admin,omitempty"`
+	// DisplayName is the name users see; "" shows the account ID.
+	DisplayName string `json:"displayName,omitempty"`
+	// Active is false for a deactivated account, which still
+	// authenticates and keeps its properties but is found by no user
+	// search; nil (absent from the file) means true.
+	Active *bool `json:"active,omitempty"`
+	// TimeZone is an IANA time zone name, shown as given; "" shows
+	// DefaultTimeZone.
+	TimeZone string `json:"timeZone,omitempty"`
+	// Locale is a Java locale such as "en_US", shown as given; "" shows
+	// DefaultLocale.
+	Locale string `json:"locale,omitempty"`
 }
+
+// IsActive reports whether the account is active: Active is nil or true.
+func (a Account) IsActive() bool { return a.Active == nil || *a.Active }
 
 // accountsFile is the JSON document of an accounts file.
 type accountsFile struct {
@@ -37,12 +54,14 @@ type accountsFile struct {
 // (Unicode code points), not bytes.
 const MinTokenLength = 16
 
-// Accounts is a fixed set of accounts. It is both the Authenticator of a
-// server, as Jira Cloud authenticates API calls, and its userprops.Directory,
-// so that properties can only be kept for accounts it knows (others: 404).
-// It is safe for concurrent use.
+// Accounts is a fixed set of accounts. It is the Authenticator of a server,
+// as Jira Cloud authenticates API calls; its userprops.Directory, so that
+// properties can only be kept for accounts it knows (others: 404); and its
+// Users, which the user resources and the user search describe. It is safe
+// for concurrent use.
 type Accounts struct {
 	byID    map[string]*account
+	ids     []string              // every account ID, in ascending byte order
 	byLogin map[string]*account   // lower-cased email, and account ID
 	byToken map[[32]byte]*account // SHA-256 of the token
 }
@@ -55,6 +74,7 @@ type account struct {
 var (
 	_ Authenticator       = (*Accounts)(nil)
 	_ userprops.Directory = (*Accounts)(nil)
+	_ Users               = (*Accounts)(nil)
 )
 
 // NewAccounts returns the Accounts for list. Every account needs a valid
@@ -71,6 +91,13 @@ func NewAccounts(list []Account) (*Accounts, error) {
 	for i, acc := range list {
 		if err := userprops.ValidateAccountID(acc.AccountID); err != nil {
 			return nil, fmt.Errorf("account %d: %w", i+1, err)
+		}
+		for _, f := range []struct{ name, value string }{
+			{"displayName", acc.DisplayName}, {"timeZone", acc.TimeZone}, {"locale", acc.Locale},
+		} {
+			if !utf8.ValidString(f.value) || len(f.value) > maxProfileField {
+				return nil, fmt.Errorf("account %q: its %s must be valid UTF-8 of at most %d bytes", acc.AccountID, f.name, maxProfileField)
+			}
 		}
 		if utf8.RuneCountInString(acc.APIToken) < MinTokenLength {
 			return nil, fmt.Errorf("account %q: the API token must be at least %d characters", acc.AccountID, MinTokenLength)
@@ -97,16 +124,27 @@ func NewAccounts(list []Account) (*Accounts, error) {
 		}
 		a.byID[acc.AccountID] = entry
 		a.byToken[entry.tokenHash] = entry
+		a.ids = append(a.ids, acc.AccountID)
 	}
+	slices.Sort(a.ids)
 	return a, nil
 }
+
+// maxProfileField is the longest displayName, timeZone or locale an account
+// may have, in bytes.
+const maxProfileField = 1024
 
 // LoadAccounts reads an accounts file:
 //
 //	{"accounts": [
 //	  {"accountId": "5b10ac8d82e05b22cc7d4ef5", "email": "ada@example.com",
-//	   "apiToken": "…", "admin": true}
+//	   "apiToken": "…", "admin": true},
+//	  {"accountId": "712020:2722a0b4-…", "email": "bob@example.com",
+//	   "apiToken": "…", "displayName": "Bob Smith", "active": false,
+//	   "timeZone": "Australia/Sydney", "locale": "en_AU"}
 //	]}
+//
+// displayName, active, timeZone and locale are optional (see Account).
 //
 // The file must hold exactly that one JSON document: anything but white
 // space after it is refused.

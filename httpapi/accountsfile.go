@@ -12,9 +12,9 @@ import (
 
 // AccountsFile is the accounts of an accounts file, read again by Reload so
 // that accounts and tokens can be added or revoked without a restart. It is
-// the Authenticator and the userprops.Directory of a server, like Accounts,
-// and answers from the accounts loaded last; it is safe for concurrent use,
-// Reload included. A request that runs while a reload swaps the accounts
+// the Authenticator, the userprops.Directory and the Users of a server, like
+// Accounts, and answers from the accounts loaded last; it is safe for
+// concurrent use, Reload included. A request that runs while a reload swaps the accounts
 // may be authenticated with the old ones and checked against the new
 // directory (or the other way round); every request after Reload returns
 // sees only the new accounts.
@@ -28,6 +28,7 @@ type AccountsFile struct {
 var (
 	_ Authenticator       = (*AccountsFile)(nil)
 	_ userprops.Directory = (*AccountsFile)(nil)
+	_ Users               = (*AccountsFile)(nil)
 )
 
 // OpenAccountsFile loads the accounts file at path with the rules and checks
@@ -79,4 +80,15 @@ func (f *AccountsFile) Authenticate(r *http.Request) (userprops.Actor, error) {
 // the accounts listed exist.
 func (f *AccountsFile) UserExists(ctx context.Context, accountID string) (bool, error) {
 	return f.current.Load().UserExists(ctx, accountID)
+}
+
+// User implements Users with the accounts loaded last.
+func (f *AccountsFile) User(ctx context.Context, accountID string) (User, error) {
+	return f.current.Load().User(ctx, accountID)
+}
+
+// EachUser implements Users with the accounts loaded last: a Reload while
+// it runs does not change the accounts it goes through.
+func (f *AccountsFile) EachUser(ctx context.Context, fn func(User) bool) error {
+	return f.current.Load().EachUser(ctx, fn)
 }

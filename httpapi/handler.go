@@ -7,11 +7,21 @@
 //	PUT    /rest/api/{2,3}/user/properties/{K}?accountId=A    → 201 created, 200 updated (body: the value)
 //	DELETE /rest/api/{2,3}/user/properties/{K}?accountId=A    → 204
 //
+// and Jira's user resources and user search, from a directory of users
+// (Users) and the store's Find:
+//
+//	GET /rest/api/{2,3}/user?accountId=A                               → 200 User
+//	GET /rest/api/{2,3}/myself                                         → 200 User
+//	GET /rest/api/{2,3}/user/search?property=K.a.b=V&query=&accountId= → 200 [User,…]
+//	GET /rest/api/{2,3}/user/search/query?query=Q                      → 200 {"self":…,"values":[User,…],…}
+//	GET /rest/api/{2,3}/user/search/query/key?query=Q                  → 200 {"self":…,"values":[{"accountId":A},…],…}
+//	GET /secure/useravatar?ownerId=A&size=S                            → 200 image/svg+xml, no authentication
+//
 // HEAD answers as GET does, with the same status and headers and no body.
 //
-// Every request is authenticated by an Authenticator and runs through
-// userprops.ForActor, so Jira's permission rules live in one place. Errors
-// answer with Jira's body, {"errorMessages":[…],"errors":{}}.
+// Every request but the avatar's is authenticated by an Authenticator and
+// runs through userprops.ForActor, so Jira's permission rules live in one
+// place. Errors answer with Jira's body, {"errorMessages":[…],"errors":{}}.
 package httpapi
 
 import (
@@ -64,6 +74,7 @@ func WithLogger(l *slog.Logger) Option {
 type server struct {
 	store   userprops.Store
 	auth    Authenticator
+	users   Users // nil: no user routes
 	baseURL string
 	log     *slog.Logger
 }
@@ -86,25 +97,114 @@ type server struct {
 // %2E%2E (see escapeKey). A request declaring a Content-Encoding other
 // than identity answers 415 (after authentication), with Accept-Encoding:
 // identity.
+//
+// The user routes describe the accounts of the Users given with WithUsers,
+// or of auth if it implements Users (as Accounts and AccountsFile do);
+// with neither, they answer 404. Every authenticated caller may read them
+// and search, as Jira's Browse users permission, which every user holds,
+// allows; emails show to administrators and to the account itself only.
+// The user search finds active users only. self and avatar links are
+// absolute, from WithBaseURL or the request.
 func New(store userprops.Store, auth Authenticator, opts ...Option) http.Handler {
 	s := &server{store: store, auth: auth, log: slog.Default()}
+	s.users, _ = auth.(Users)
 	for _, opt := range opts {
 		opt(s)
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("/rest/api/{version}/user/properties", s.properties)
 	mux.HandleFunc("/rest/api/{version}/user/properties/{key...}", s.properties)
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, http.StatusNotFound, "No resource found at "+r.URL.Path+".")
-	})
+	for path, h := range map[string]userHandler{
+		"/user":                  s.user,
+		"/myself":                s.myself,
+		"/user/search":           s.findUsers,
+		"/user/search/query":     s.findUsersByQuery,
+		"/user/search/query/key": s.findUserKeysByQuery,
+	} {
+		// With a trailing slash too, as the key list answers: Jira
+		// answers both, and some clients send it.
+		mux.HandleFunc("/rest/api/{version}"+path, s.userRoute(h))
+		mux.HandleFunc("/rest/api/{version}"+path+"/{$}", s.userRoute(h))
+	}
+	mux.HandleFunc(avatarPath, avatar)
+	mux.HandleFunc("/", notFound)
 	return LogRequests(s.log)(Recover(s.log)(keepDotSegments(mux)))
+}
+
+// notFound answers 404 with Jira's error body.
+func notFound(w http.ResponseWriter, r *http.Request) {
+	writeError(w, http.StatusNotFound, "No resource found at "+r.URL.Path+".")
+}
+
+// methodNotAllowed answers 405 with Jira's error body and an Allow header
+// listing allow.
+func methodNotAllowed(w http.ResponseWriter, r *http.Request, allow string) {
+	w.Header().Set("Allow", allow)
+	writeError(w, http.StatusMethodNotAllowed, "Method "+r.Method+" is not allowed here.")
+}
+
+// apiVersion returns the API version of the request's path, or answers 404
+// and returns false when it is neither 2 nor 3.
+func apiVersion(w http.ResponseWriter, r *http.Request) (string, bool) {
+	version := r.PathValue("version")
+	if version != "2" && version != "3" {
+		notFound(w, r)
+		return "", false
+	}
+	return version, true
+}
+
+// authenticate returns the caller of the request, or answers 401 (with a
+// WWW-Authenticate challenge) or 500 and returns false. key is the
+// request's property key, for error messages that name it.
+func (s *server) authenticate(w http.ResponseWriter, r *http.Request, key string) (userprops.Actor, bool) {
+	actor, err := s.auth.Authenticate(r)
+	if err == nil && actor.AccountID == "" {
+		err = userprops.ErrUnauthorized
+	}
+	if err != nil {
+		if errors.Is(err, userprops.ErrUnauthorized) {
+			w.Header().Set("WWW-Authenticate", `Basic realm="userprops", charset="UTF-8"`)
+		} else {
+			s.log.ErrorContext(r.Context(), "authentication failed", "err", err)
+		}
+		writeStoreError(w, err, key)
+		return userprops.Actor{}, false
+	}
+	return actor, true
+}
+
+// userHandler answers a request on a user route for an authenticated actor
+// in API version 2 or 3.
+type userHandler func(w http.ResponseWriter, r *http.Request, actor userprops.Actor, version string)
+
+// userRoute returns the handler of a user route: 404 without Users or for
+// another API version, 405 for a method other than GET and HEAD, then the
+// caller is authenticated and h answers.
+func (s *server) userRoute(h userHandler) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if s.users == nil {
+			notFound(w, r)
+			return
+		}
+		version, ok := apiVersion(w, r)
+		if !ok {
+			return
+		}
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			methodNotAllowed(w, r, "GET, HEAD")
+			return
+		}
+		if actor, ok := s.authenticate(w, r, ""); ok {
+			h(w, r, actor, version)
+		}
+	}
 }
 
 // properties dispatches every request on the user-property resource.
 func (s *server) properties(w http.ResponseWriter, r *http.Request) {
-	version := r.PathValue("version")
-	if version != "2" && version != "3" {
-		writeError(w, http.StatusNotFound, "No resource found at "+r.URL.Path+".")
+	version, ok := apiVersion(w, r)
+	if !ok {
 		return
 	}
 	key := r.PathValue("key")
@@ -117,19 +217,12 @@ func (s *server) properties(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	default:
-		w.Header().Set("Allow", "GET, HEAD, PUT, DELETE")
-		writeError(w, http.StatusMethodNotAllowed, "Method "+r.Method+" is not allowed here.")
+		methodNotAllowed(w, r, "GET, HEAD, PUT, DELETE")
 		return
 	}
 
-	actor, err := s.auth.Authenticate(r)
-	if err != nil {
-		if errors.Is(err, userprops.ErrUnauthorized) {
-			w.Header().Set("WWW-Authenticate", `Basic realm="userprops", charset="UTF-8"`)
-		} else {
-			s.log.ErrorContext(r.Context(), "authentication failed", "err", err)
-		}
-		writeStoreError(w, err, key)
+	actor, ok := s.authenticate(w, r, key)
+	if !ok {
 		return
 	}
 	if contentCoded(r.Header) {

@@ -77,7 +77,13 @@ func (s *syncBuffer) String() string {
 
 func newEnv(t *testing.T, opts ...httpapi.Option) *env {
 	t.Helper()
-	accounts, err := httpapi.NewAccounts(testAccounts)
+	return newEnvWith(t, testAccounts, opts...)
+}
+
+// newEnvWith is newEnv serving the accounts list.
+func newEnvWith(t *testing.T, list []httpapi.Account, opts ...httpapi.Option) *env {
+	t.Helper()
+	accounts, err := httpapi.NewAccounts(list)
 	require.NoError(t, err)
 	store := userprops.NewMemory(userprops.WithDirectory(accounts))
 	t.Cleanup(func() { store.Close() })
@@ -262,8 +268,8 @@ func TestHandler_Errors(t *testing.T) {
 			400, "The JSON data provided for the property is too long. Maximum length is 32768 bytes."},
 		{"unknown API version", alice, "GET", func(string) string { return propPath("4", "", aliceID) }, "",
 			404, "No resource found at /rest/api/4/user/properties."},
-		{"unknown resource", alice, "GET", func(v string) string { return "/rest/api/" + v + "/myself" }, "",
-			404, "No resource found at /rest/api/{v}/myself."},
+		{"unknown resource", alice, "GET", func(v string) string { return "/rest/api/" + v + "/serverInfo" }, "",
+			404, "No resource found at /rest/api/{v}/serverInfo."},
 	}
 	for _, v := range versions {
 		e := newEnv(t)

@@ -1,11 +1,12 @@
 // Command userprops serves Jira's user-property REST API from a store file and
 // administers store files directly.
 //
-//	userprops serve   [--db FILE | --postgres DSN] [--addr HOST:PORT] [--accounts FILE] [--base-url URL] [--max-connections N] [--idle-timeout D]
+//	userprops serve   [--db FILE | --postgres DSN] [--addr HOST:PORT] [--accounts FILE] [--base-url URL] [--max-connections N] [--idle-timeout D] [--index '[KEY].PATH']...
 //	userprops get     [--db FILE | --postgres DSN] --account ID KEY
 //	userprops set     [--db FILE | --postgres DSN] --account ID KEY [VALUE|-]
 //	userprops delete  [--db FILE | --postgres DSN] --account ID KEY
 //	userprops keys    [--db FILE | --postgres DSN] --account ID
+//	userprops find    [--db FILE | --postgres DSN] [--index '[KEY].PATH']... [--start-at N] [--max-results N] QUERY
 //	userprops check   --db FILE
 //	userprops backup  --db FILE OUT
 //	userprops compact --db FILE OUT
@@ -13,7 +14,10 @@
 //	userprops import  --db FILE [--skip-invalid] IN|-
 //
 // serve answers Jira's REST resource; get, set, delete and keys are its four
-// operations on the command line; check verifies a whole file, backup makes a
+// operations on the command line, and find is its user search by property
+// (Jira's structured query, such as '[location].office.city is "Sydney"');
+// --index declares an index, which a store file records and keeps (the
+// same bracket form as queries). check verifies a whole file, backup makes a
 // consistent copy of it, compact a compacted one, and export and import move
 // properties in and out as JSON Lines.
 //
@@ -50,15 +54,20 @@ type command struct {
 	run        func(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error
 }
 
-// store is how the usage lines name the store a subcommand works on.
-const storeArgs = "[--db FILE | --postgres DSN]"
+// storeArgs is how the usage lines name the store a subcommand works on,
+// and indexArgs the indexes it declares.
+const (
+	storeArgs = "[--db FILE | --postgres DSN]"
+	indexArgs = "[--index '[KEY].PATH']..."
+)
 
 var commands = []command{
-	{"serve", storeArgs + " [--addr HOST:PORT] [--accounts FILE] [--base-url URL] [--max-connections N] [--idle-timeout D]", noStdin(serve)},
+	{"serve", storeArgs + " [--addr HOST:PORT] [--accounts FILE] [--base-url URL] [--max-connections N] [--idle-timeout D] " + indexArgs, noStdin(serve)},
 	{"get", storeArgs + " --account ID KEY", noStdin(get)},
 	{"set", storeArgs + " --account ID KEY [VALUE|-]", set},
 	{"delete", storeArgs + " --account ID KEY", noStdin(del)},
 	{"keys", storeArgs + " --account ID", noStdin(keys)},
+	{"find", storeArgs + " " + indexArgs + " [--start-at N] [--max-results N] QUERY", noStdin(find)},
 	{"check", "--db FILE", noStdin(check)},
 	{"backup", "--db FILE OUT", noStdin(backup)},
 	{"compact", "--db FILE OUT", noStdin(compact)},

@@ -35,6 +35,8 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	postgres := flags.String("postgres", "", "serve from the PostgreSQL database at `DSN` instead of the --db file, so that several servers share one store")
 	maxConns := flags.Int("max-connections", defaultMaxConnections, "at most `N` connections open at once (lowered to fit the open-file limit); at the cap the longest idle one is closed")
 	idleTimeout := flags.Duration("idle-timeout", defaultIdleTimeout, "how long a keep-alive connection may wait for its next request")
+	var indexes indexFlag
+	flags.Var(&indexes, "index", indexUsage)
 	if err := parseFlags(flags, args); err != nil {
 		return err
 	}
@@ -66,7 +68,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer reloadOnHangup(ctx, accounts, log)()
-	store, where, err := openServeStore(ctx, *postgres, *dbPath, accounts)
+	store, where, err := openServeStore(ctx, *postgres, *dbPath, append(indexes.options(), userprops.WithDirectory(accounts)))
 	if err != nil {
 		return err
 	}
@@ -110,15 +112,15 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	return nil
 }
 
-// openServeStore opens the store to serve: the PostgreSQL database at dsn if
-// one is given, otherwise the bolt file at dbPath. It also says which, for
-// the log (without the DSN, which may hold a password).
-func openServeStore(ctx context.Context, dsn, dbPath string, accounts userprops.Directory) (userprops.Store, string, error) {
+// openServeStore opens the store to serve with opts: the PostgreSQL
+// database at dsn if one is given, otherwise the bolt file at dbPath. It also
+// says which, for the log (without the DSN, which may hold a password).
+func openServeStore(ctx context.Context, dsn, dbPath string, opts []userprops.Option) (userprops.Store, string, error) {
 	if dsn != "" {
-		s, err := pgstore.Open(ctx, dsn, userprops.WithDirectory(accounts))
+		s, err := pgstore.Open(ctx, dsn, opts...)
 		return s, "postgres", err
 	}
-	s, err := userprops.OpenBolt(dbPath, userprops.WithDirectory(accounts))
+	s, err := userprops.OpenBolt(dbPath, opts...)
 	if err != nil {
 		return nil, "", err
 	}
