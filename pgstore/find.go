@@ -92,17 +92,8 @@ func (v *pgView) Scan(ctx context.Context, key string, fn func(accountID string,
 	if err != nil {
 		return err
 	}
-	defer rows.Close()
-	var id, value []byte
-	for rows.Next() {
-		if err := rows.Scan(&id, &value); err != nil {
-			return err
-		}
-		if !fn(string(id), value) {
-			break
-		}
-	}
-	return rows.Err()
+	_, err = eachValue(rows, fn)
+	return err
 }
 
 func (v *pgView) Value(ctx context.Context, accountID, key string) ([]byte, bool, error) {
@@ -116,4 +107,48 @@ func (v *pgView) Value(ctx context.Context, accountID, key string) ([]byte, bool
 		return nil, false, fmt.Errorf("reading %q of %q: %w", key, accountID, err)
 	}
 	return value, true, nil
+}
+
+var _ userprops.FindValues = (*pgView)(nil)
+
+// valuesChunk is how many accounts one query of Values reads.
+const valuesChunk = 1000
+
+// Values implements userprops.FindValues: one query per valuesChunk
+// accounts, instead of one per account.
+func (v *pgView) Values(ctx context.Context, accountIDs []string, key string, fn func(accountID string, value []byte) bool) error {
+	for len(accountIDs) > 0 {
+		chunk := accountIDs[:min(len(accountIDs), valuesChunk)]
+		accountIDs = accountIDs[len(chunk):]
+		ids := make([][]byte, len(chunk))
+		for i, id := range chunk {
+			ids[i] = []byte(id)
+		}
+		rows, err := v.tx.Query(ctx, `SELECT account_id, value FROM userprops_properties
+WHERE key = $1 AND account_id = ANY($2)`, []byte(key), ids)
+		if err != nil {
+			return err
+		}
+		more, err := eachValue(rows, fn)
+		if err != nil || !more {
+			return err
+		}
+	}
+	return nil
+}
+
+// eachValue calls fn for each (account_id, value) row of rows until fn
+// returns false, closes rows, and reports whether fn wanted more.
+func eachValue(rows pgx.Rows, fn func(accountID string, value []byte) bool) (more bool, err error) {
+	defer rows.Close()
+	var id, value []byte
+	for rows.Next() {
+		if err := rows.Scan(&id, &value); err != nil {
+			return false, err
+		}
+		if !fn(string(id), value) {
+			return false, nil
+		}
+	}
+	return true, rows.Err()
 }
