@@ -135,17 +135,19 @@ func contains(ts []string, t string) bool {
 	return false
 }
 
-// queue queues the statements that apply c to accountID's entries.
+// queue queues the statement that applies c to accountID's entries: one
+// statement, deleting and inserting, whatever the number of indexes.
 func (c *entryChanges) queue(b *pgx.Batch, accountID []byte) {
-	if len(c.delIDs) > 0 {
-		b.Queue(`DELETE FROM userprops_index_entries e USING unnest($1::integer[], $2::bytea[]) AS d(index_id, term)
-WHERE e.index_id = d.index_id AND e.term = d.term AND e.account_id = $3`, c.delIDs, c.delTerms, accountID)
+	if len(c.delIDs) == 0 && len(c.addIDs) == 0 {
+		return
 	}
-	if len(c.addIDs) > 0 {
-		b.Queue(`INSERT INTO userprops_index_entries (index_id, term, account_id)
-SELECT index_id, term, $3 FROM unnest($1::integer[], $2::bytea[]) AS n(index_id, term)
-ON CONFLICT DO NOTHING`, c.addIDs, c.addTerms, accountID)
-	}
+	b.Queue(`WITH d AS (
+	DELETE FROM userprops_index_entries e USING unnest($1::integer[], $2::bytea[]) AS d(index_id, term)
+	WHERE e.index_id = d.index_id AND e.term = d.term AND e.account_id = $5
+)
+INSERT INTO userprops_index_entries (index_id, term, account_id)
+SELECT index_id, term, $5 FROM unnest($3::integer[], $4::bytea[]) AS n(index_id, term)
+ON CONFLICT DO NOTHING`, c.delIDs, c.delTerms, c.addIDs, c.addTerms, accountID)
 }
 
 // insertEntries inserts entries given as arrays of index IDs, terms and
