@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -113,26 +114,17 @@ func diffEntries(idx []keyIndex, old, value []byte) entryChanges {
 			after = ki.ix.Terms(value)
 		}
 		for _, t := range before {
-			if !contains(after, t) {
+			if !slices.Contains(after, t) {
 				c.delIDs, c.delTerms = append(c.delIDs, ki.id), append(c.delTerms, entryTerm(t))
 			}
 		}
 		for _, t := range after {
-			if !contains(before, t) {
+			if !slices.Contains(before, t) {
 				c.addIDs, c.addTerms = append(c.addIDs, ki.id), append(c.addTerms, entryTerm(t))
 			}
 		}
 	}
 	return c
-}
-
-func contains(ts []string, t string) bool {
-	for _, have := range ts {
-		if have == t {
-			return true
-		}
-	}
-	return false
 }
 
 // queue queues the statement that applies c to accountID's entries: one
