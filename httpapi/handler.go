@@ -20,7 +20,10 @@
 // HEAD answers as GET does, with the same status and headers and no body.
 //
 // Outside Jira's namespace, GET /userprops/1/backup (BackupPath) streams a
-// consistent copy of a store that implements Backuper, for administrators.
+// consistent copy of a store that implements Backuper, for administrators,
+// and DELETE /userprops/1/accounts/{accountId}/properties
+// (AccountPropertiesPath) erases an account's properties, for
+// administrators and the account itself.
 //
 // Every request but the avatar's is authenticated by an Authenticator and
 // runs through userprops.ForActor, so Jira's permission rules live in one
@@ -170,6 +173,7 @@ func New(store userprops.Store, auth Authenticator, opts ...Option) http.Handler
 	}
 	mux.HandleFunc(avatarPath, avatar)
 	mux.HandleFunc(BackupPath, s.backup)
+	mux.HandleFunc(AccountPropertiesPath, s.deleteAccount)
 	mux.HandleFunc("/", notFound)
 	h := keepDotSegments(mux)
 	if s.limiter != nil {

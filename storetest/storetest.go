@@ -69,6 +69,7 @@ func RunHarness(t *testing.T, h Harness) {
 	t.Run("Get", s.testGet)
 	t.Run("Delete", s.testDelete)
 	t.Run("Keys", s.testKeys)
+	t.Run("DeleteAccount", s.testDeleteAccount)
 	t.Run("Validation", s.testValidation)
 	t.Run("Aliasing", s.testAliasing)
 	t.Run("Context", s.testContext)
