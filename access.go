@@ -3,6 +3,7 @@ package userprops
 import (
 	"context"
 	"fmt"
+	"iter"
 	"sync/atomic"
 )
 
@@ -105,6 +106,40 @@ func (v *actorStore) Find(ctx context.Context, q Query, page Page) (Found, error
 		return Found{}, ErrUnauthorized
 	}
 	return v.store.Find(ctx, q, page)
+}
+
+func (v *actorStore) SetIf(ctx context.Context, accountID, key string, value []byte, revision uint64) (uint64, error) {
+	if err := v.allow(accountID); err != nil {
+		return 0, err
+	}
+	return v.store.SetIf(ctx, accountID, key, value, revision)
+}
+
+func (v *actorStore) DeleteIf(ctx context.Context, accountID, key string, revision uint64) error {
+	if err := v.allow(accountID); err != nil {
+		return err
+	}
+	return v.store.DeleteIf(ctx, accountID, key, revision)
+}
+
+// Watch allows an actor to watch its own account; watching every account
+// (accountID "") is for administrators only.
+func (v *actorStore) Watch(ctx context.Context, accountID string, after uint64) iter.Seq2[Change, error] {
+	err := error(nil)
+	switch {
+	case v.closed.Load():
+		err = ErrClosed
+	case v.actor.AccountID == "":
+		err = ErrUnauthorized
+	case accountID == "" && !v.actor.Admin:
+		err = fmt.Errorf("%w: account %s may not watch every account", ErrForbidden, abbrev(v.actor.AccountID))
+	case accountID != "":
+		err = v.allow(accountID)
+	}
+	if err != nil {
+		return func(yield func(Change, error) bool) { yield(Change{}, err) }
+	}
+	return v.store.Watch(ctx, accountID, after)
 }
 
 // Close closes the view, not the store beneath it.

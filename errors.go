@@ -52,6 +52,15 @@ var (
 	// says what was wrong and, for parsed text, at which byte.
 	ErrInvalidQuery = errors.New("userprops: invalid query")
 
+	// ErrRevisionMismatch is returned by SetIf and DeleteIf when the
+	// property is not at the revision the call was conditioned on (see
+	// CheckRevision); nothing is changed.
+	ErrRevisionMismatch = errors.New("userprops: property is not at the expected revision")
+
+	// ErrCompacted is wrapped by the CompactedError that Watch delivers
+	// when the change history no longer holds the changes asked for.
+	ErrCompacted = errors.New("userprops: the change history no longer holds that revision")
+
 	// ErrNotFound is returned when the property does not exist.
 	ErrNotFound = errors.New("userprops: property not found")
 
@@ -115,6 +124,8 @@ const StatusClientClosedRequest = 499
 //	ErrKeyTooLong, ErrInvalidKey, ErrValueMissing,       every broken rule)
 //	ErrValueTooLarge, ErrInvalidJSON, ErrAccountFull,
 //	ErrInvalidQuery
+//	ErrRevisionMismatch                              412
+//	ErrCompacted                                     410
 //	ErrNotFound, ErrUserNotFound                     404
 //	ErrClosed                                        503
 //	ErrOutcomeUnknown, ErrLocked, ErrNotStore,       500
@@ -172,6 +183,8 @@ var httpStatuses = [...]struct {
 	// says the server failed).
 	{ErrAccountFull, http.StatusBadRequest},
 	{ErrInvalidQuery, http.StatusBadRequest},
+	{ErrRevisionMismatch, http.StatusPreconditionFailed},
+	{ErrCompacted, http.StatusGone},
 	{ErrNotFound, http.StatusNotFound},
 	{ErrUserNotFound, http.StatusNotFound},
 	{ErrClosed, http.StatusServiceUnavailable},

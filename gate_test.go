@@ -2,6 +2,7 @@ package userprops_test
 
 import (
 	"context"
+	"iter"
 	"slices"
 	"sync"
 	"testing"
@@ -13,12 +14,18 @@ import (
 )
 
 // mapStore is the smallest backend a third party could write: a map under
-// one lock, with every rule left to a Gate. That it passes the conformance
-// suite shows that the Gate is all a backend needs for Jira's rules.
+// one lock, with every rule left to a Gate and Watch to WatchHistory. That
+// it passes the conformance suite shows that the Gate is all a backend needs
+// for Jira's rules.
 type mapStore struct {
-	gate  *userprops.Gate
-	mu    sync.Mutex
-	props map[[2]string]userprops.Property
+	gate   *userprops.Gate
+	mu     sync.Mutex
+	props  map[[2]string]userprops.Property
+	signal userprops.Signal
+	// The change history: the latest revision, and the changes kept
+	// (the count of WithHistory; this backend ignores the age).
+	rev     uint64
+	changes []userprops.Change
 }
 
 var _ userprops.Store = (*mapStore)(nil)
@@ -27,9 +34,28 @@ func (m *mapStore) Set(ctx context.Context, accountID, key string, value []byte)
 	if err := m.gate.AdmitSet(ctx, accountID, key, value); err != nil {
 		return 0, err
 	}
+	status, _, err := m.set(accountID, key, value, nil)
+	return status, err
+}
+
+func (m *mapStore) SetIf(ctx context.Context, accountID, key string, value []byte, revision uint64) (uint64, error) {
+	if err := m.gate.AdmitSetIf(ctx, accountID, key, value); err != nil {
+		return 0, err
+	}
+	_, rev, err := m.set(accountID, key, value, &revision)
+	return rev, err
+}
+
+// set stores a property if it is at revision *cond (unless cond is nil).
+func (m *mapStore) set(accountID, key string, value []byte, cond *uint64) (userprops.Status, uint64, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	p, ok := m.props[[2]string{accountID, key}]
+	if cond != nil {
+		if err := userprops.CheckRevision(accountID, key, p.Revision, *cond); err != nil {
+			return 0, 0, err
+		}
+	}
 	// The account's usage, counted under the lock that serialises writes.
 	var before userprops.Usage
 	for ref, q := range m.props {
@@ -46,15 +72,61 @@ func (m *mapStore) Set(ctx context.Context, accountID, key string, value []byte)
 		after.Properties++
 	}
 	if err := m.gate.CheckUsage(accountID, before, after); err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	status := userprops.Updated
 	if !ok {
 		status, p = userprops.Created, userprops.Property{AccountID: accountID, Key: key}
 	}
 	p.Value, p.Version, p.UpdatedAt = slices.Clone(value), p.Version+1, m.gate.Now()
+	p.Revision = m.record(userprops.Change{AccountID: accountID, Key: key, Value: p.Value})
 	m.props[[2]string{accountID, key}] = p
-	return status, nil
+	return status, p.Revision, nil
+}
+
+// record gives c the next revision and keeps it in the history; the
+// caller holds m.mu.
+func (m *mapStore) record(c userprops.Change) uint64 {
+	m.rev++
+	c.Revision = m.rev
+	m.changes = append(m.changes, c)
+	if keep, _ := m.gate.History(); len(m.changes) > keep {
+		m.changes = slices.Delete(m.changes, 0, len(m.changes)-keep)
+	}
+	m.signal.Notify()
+	return c.Revision
+}
+
+// ReadChanges implements userprops.ChangeSource.
+func (m *mapStore) ReadChanges(_ context.Context, accountID string, after uint64, limit int) ([]userprops.Change, uint64, uint64, uint64, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	oldest, through := m.rev+1, max(after, m.rev)
+	if len(m.changes) > 0 {
+		oldest = m.changes[0].Revision
+	}
+	var out []userprops.Change
+	for _, c := range m.changes {
+		if c.Revision <= after {
+			continue
+		}
+		if accountID == "" || c.AccountID == accountID {
+			c.Value = slices.Clone(c.Value)
+			out = append(out, c)
+			if len(out) == limit {
+				through = c.Revision
+				break
+			}
+		}
+	}
+	return out, through, oldest, m.rev, nil
+}
+
+func (m *mapStore) Watch(ctx context.Context, accountID string, after uint64) iter.Seq2[userprops.Change, error] {
+	if err := m.gate.AdmitWatch(ctx, accountID); err != nil {
+		return func(yield func(userprops.Change, error) bool) { yield(userprops.Change{}, err) }
+	}
+	return userprops.WatchHistory(ctx, m.gate, m, &m.signal, accountID, after)
 }
 
 func (m *mapStore) Get(ctx context.Context, accountID, key string) (userprops.Property, error) {
@@ -75,12 +147,32 @@ func (m *mapStore) Delete(ctx context.Context, accountID, key string) error {
 	if err := m.gate.AdmitDelete(ctx, accountID, key); err != nil {
 		return err
 	}
+	return m.delete(accountID, key, nil)
+}
+
+func (m *mapStore) DeleteIf(ctx context.Context, accountID, key string, revision uint64) error {
+	if err := m.gate.AdmitDeleteIf(ctx, accountID, key); err != nil {
+		return err
+	}
+	return m.delete(accountID, key, &revision)
+}
+
+// delete removes a property if it is at revision *cond (unless cond is
+// nil or, for a missing property, 0).
+func (m *mapStore) delete(accountID, key string, cond *uint64) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if _, ok := m.props[[2]string{accountID, key}]; !ok {
+	p, ok := m.props[[2]string{accountID, key}]
+	if cond != nil && (ok || *cond != 0) {
+		if err := userprops.CheckRevision(accountID, key, p.Revision, *cond); err != nil {
+			return err
+		}
+	}
+	if !ok {
 		return userprops.NotFound(accountID, key)
 	}
 	delete(m.props, [2]string{accountID, key})
+	m.record(userprops.Change{AccountID: accountID, Key: key, Deleted: true})
 	return nil
 }
 
@@ -106,14 +198,18 @@ func (m *mapStore) DeleteAccount(ctx context.Context, accountID string) (int, er
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	n := 0
+	var keys []string
 	for ref := range m.props {
 		if ref[0] == accountID {
-			delete(m.props, ref)
-			n++
+			keys = append(keys, ref[1])
 		}
 	}
-	return n, nil
+	slices.Sort(keys)
+	for _, key := range keys {
+		delete(m.props, [2]string{accountID, key})
+		m.record(userprops.Change{AccountID: accountID, Key: key, Deleted: true})
+	}
+	return len(keys), nil
 }
 
 // Find answers from the map under its lock, through Evaluate, with no
@@ -152,7 +248,9 @@ func (v mapView) Value(_ context.Context, accountID, key string) ([]byte, bool, 
 }
 
 func (m *mapStore) Close() error {
-	m.gate.MarkClosed()
+	if m.gate.MarkClosed() {
+		m.signal.Close()
+	}
 	return nil
 }
 

@@ -3,6 +3,8 @@ package userprops
 import (
 	"context"
 	"hash/maphash"
+	"iter"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -24,6 +26,8 @@ type MemoryStore struct {
 	gate    *Gate
 	seed    maphash.Seed
 	indexes []Index
+	history memHistory
+	signal  Signal
 	shards  [memShardCount]memShard
 }
 
@@ -59,6 +63,7 @@ type memAccount struct {
 type memRecord struct {
 	value     []byte // owned by the store, never handed out
 	version   uint64
+	revision  uint64
 	updatedAt time.Time
 }
 
@@ -68,6 +73,7 @@ type memRecord struct {
 func NewMemory(opts ...Option) *MemoryStore {
 	s := &MemoryStore{gate: NewGate(opts...), seed: maphash.MakeSeed()}
 	s.indexes = s.gate.Indexes()
+	s.history.maxChanges, s.history.maxAge = s.gate.History()
 	for i := range s.shards {
 		sh := &s.shards[i]
 		sh.props = make(map[memKey]memRecord)
@@ -117,13 +123,36 @@ func (s *MemoryStore) Set(ctx context.Context, accountID, key string, value []by
 	if err := s.gate.AdmitSet(ctx, accountID, key, value); err != nil {
 		return 0, err
 	}
+	status, _, err := s.set(accountID, key, value, nil)
+	return status, err
+}
+
+// SetIf implements Store, under the account's shard lock.
+func (s *MemoryStore) SetIf(ctx context.Context, accountID, key string, value []byte, revision uint64) (uint64, error) {
+	if err := s.gate.AdmitSetIf(ctx, accountID, key, value); err != nil {
+		return 0, err
+	}
+	_, rev, err := s.set(accountID, key, value, &revision)
+	return rev, err
+}
+
+// set stores a property after its admission, if the property is at
+// revision *cond (when cond is not nil), and returns its status and new
+// revision.
+func (s *MemoryStore) set(accountID, key string, value []byte, cond *uint64) (Status, uint64, error) {
 	rec := memRecord{value: slices.Clone(value), version: 1, updatedAt: s.gate.Now()}
 	k := memKey{accountID, key}
 	sh := s.shard(accountID)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
 	if s.gate.Closed() {
-		return 0, ErrClosed
+		return 0, 0, ErrClosed
+	}
+	old, exists := sh.props[k]
+	if cond != nil {
+		if err := CheckRevision(accountID, key, old.revision, *cond); err != nil {
+			return 0, 0, err
+		}
 	}
 	// The account's usage is counted under the shard's lock, so that
 	// concurrent Sets on one account pass its limits one after another.
@@ -132,14 +161,13 @@ func (s *MemoryStore) Set(ctx context.Context, accountID, key string, value []by
 	if acc != nil {
 		before = acc.usage
 	}
-	old, exists := sh.props[k]
 	oldBytes := NoProperty
 	if exists {
 		oldBytes = PropertyBytes(key, old.value)
 	}
 	after := before.Change(oldBytes, PropertyBytes(key, value))
 	if err := s.gate.CheckUsage(accountID, before, after); err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	status := Created
 	if exists {
@@ -153,9 +181,11 @@ func (s *MemoryStore) Set(ctx context.Context, accountID, key string, value []by
 		acc.keys[key] = struct{}{}
 	}
 	acc.usage = after
+	rec.revision = s.history.append(Change{AccountID: accountID, Key: key, Value: rec.value}, rec.updatedAt)
 	sh.props[k] = rec
 	s.reindex(sh, accountID, key, old.value, rec.value)
-	return status, nil
+	s.signal.Notify()
+	return status, rec.revision, nil
 }
 
 // Get implements Store.
@@ -182,6 +212,7 @@ func (s *MemoryStore) Get(ctx context.Context, accountID, key string) (Property,
 		Key:       key,
 		Value:     slices.Clone(rec.value),
 		Version:   rec.version,
+		Revision:  rec.revision,
 		UpdatedAt: rec.updatedAt,
 	}, nil
 }
@@ -191,6 +222,20 @@ func (s *MemoryStore) Delete(ctx context.Context, accountID, key string) error {
 	if err := s.gate.AdmitDelete(ctx, accountID, key); err != nil {
 		return err
 	}
+	return s.delete(accountID, key, nil)
+}
+
+// DeleteIf implements Store, under the account's shard lock.
+func (s *MemoryStore) DeleteIf(ctx context.Context, accountID, key string, revision uint64) error {
+	if err := s.gate.AdmitDeleteIf(ctx, accountID, key); err != nil {
+		return err
+	}
+	return s.delete(accountID, key, &revision)
+}
+
+// delete removes a property after its admission, if it is at revision
+// *cond (when cond is not nil).
+func (s *MemoryStore) delete(accountID, key string, cond *uint64) error {
 	k := memKey{accountID, key}
 	sh := s.shard(accountID)
 	sh.mu.Lock()
@@ -199,10 +244,24 @@ func (s *MemoryStore) Delete(ctx context.Context, accountID, key string) error {
 		return ErrClosed
 	}
 	old, ok := sh.props[k]
+	if cond != nil && (ok || *cond != 0) {
+		if err := CheckRevision(accountID, key, old.revision, *cond); err != nil {
+			return err
+		}
+	}
 	if !ok {
 		return NotFound(accountID, key)
 	}
-	delete(sh.props, k)
+	s.remove(sh, accountID, key, old)
+	s.signal.Notify()
+	return nil
+}
+
+// remove deletes the existing property (accountID, key), whose record is
+// old, with its index entries and usage, and records the change. The
+// caller holds sh.mu.
+func (s *MemoryStore) remove(sh *memShard, accountID, key string, old memRecord) {
+	delete(sh.props, memKey{accountID, key})
 	s.reindex(sh, accountID, key, old.value, nil)
 	acc := sh.accounts[accountID]
 	delete(acc.keys, key)
@@ -210,10 +269,11 @@ func (s *MemoryStore) Delete(ctx context.Context, accountID, key string) error {
 	if len(acc.keys) == 0 {
 		delete(sh.accounts, accountID)
 	}
-	return nil
+	s.history.append(Change{AccountID: accountID, Key: key, Deleted: true}, s.gate.Now())
 }
 
-// DeleteAccount implements Store, under the account's shard lock.
+// DeleteAccount implements Store, under the account's shard lock. Each
+// property deleted is one change, in the byte order of the keys.
 func (s *MemoryStore) DeleteAccount(ctx context.Context, accountID string) (int, error) {
 	if err := s.gate.AdmitDeleteAccount(ctx, accountID); err != nil {
 		return 0, err
@@ -228,13 +288,12 @@ func (s *MemoryStore) DeleteAccount(ctx context.Context, accountID string) (int,
 	if acc == nil {
 		return 0, nil
 	}
-	for key := range acc.keys {
-		k := memKey{accountID, key}
-		s.reindex(sh, accountID, key, sh.props[k].value, nil)
-		delete(sh.props, k)
+	keys := slices.Sorted(maps.Keys(acc.keys))
+	for _, key := range keys {
+		s.remove(sh, accountID, key, sh.props[memKey{accountID, key}])
 	}
-	delete(sh.accounts, accountID)
-	return len(acc.keys), nil
+	s.signal.Notify()
+	return len(keys), nil
 }
 
 // Keys implements Store.
@@ -258,6 +317,15 @@ func (s *MemoryStore) Keys(ctx context.Context, accountID string) ([]string, err
 	sh.mu.RUnlock()
 	slices.Sort(keys)
 	return keys, nil
+}
+
+// Watch implements Store, from the history the store keeps in memory
+// (WithHistory).
+func (s *MemoryStore) Watch(ctx context.Context, accountID string, after uint64) iter.Seq2[Change, error] {
+	if err := s.gate.AdmitWatch(ctx, accountID); err != nil {
+		return func(yield func(Change, error) bool) { yield(Change{}, err) }
+	}
+	return WatchHistory(ctx, s.gate, &s.history, &s.signal, accountID, after)
 }
 
 // Find implements Store. It holds every shard's read lock while it
@@ -366,7 +434,7 @@ func (s *MemoryStore) ForEach(ctx context.Context, fn func(Property) error) erro
 			}
 		}
 		err := fn(Property{AccountID: e.accountID, Key: e.key, Value: slices.Clone(e.rec.value),
-			Version: e.rec.version, UpdatedAt: e.rec.updatedAt})
+			Version: e.rec.version, Revision: e.rec.revision, UpdatedAt: e.rec.updatedAt})
 		if err != nil {
 			return err
 		}
@@ -380,6 +448,7 @@ func (s *MemoryStore) Close() error {
 	if !s.gate.MarkClosed() {
 		return nil
 	}
+	s.signal.Close()
 	for i := range s.shards {
 		sh := &s.shards[i]
 		sh.mu.Lock()

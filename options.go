@@ -24,12 +24,17 @@ type options struct {
 	// indexes are the declared indexes (WithIndex), each once, in the
 	// order declared.
 	indexes []Index
+	// historyChanges and historyAge are the change history's retention
+	// (WithHistory).
+	historyChanges int
+	historyAge     time.Duration
 	// backend holds the settings of BackendOptions, in the order given.
 	backend []any
 }
 
 func newOptions(opts []Option) options {
-	o := options{now: time.Now, maxProperties: DefaultMaxProperties, maxBytes: DefaultMaxBytes}
+	o := options{now: time.Now, maxProperties: DefaultMaxProperties, maxBytes: DefaultMaxBytes,
+		historyChanges: DefaultHistoryChanges, historyAge: DefaultHistoryAge}
 	for _, opt := range opts {
 		opt(&o)
 	}

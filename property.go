@@ -21,6 +21,11 @@ type Property struct {
 	// Version is 1 when the property is created (also when it is created
 	// again after a delete) and grows by 1 with each update.
 	Version uint64
+	// Revision is the store-wide revision of the property's last change
+	// (see SetIf): it grows with every change of any property and is
+	// never reused, so it tells this value from every other this property
+	// ever had, also across a delete and re-creation.
+	Revision uint64
 	// UpdatedAt is when the property was last set, read from the store's
 	// clock (see WithClock), in UTC with nanosecond precision. Writes that a
 	// durable store commits together share one time.

@@ -1,6 +1,9 @@
 package userprops
 
-import "context"
+import (
+	"context"
+	"iter"
+)
 
 // Store keeps user properties: small JSON documents stored under an account ID
 // and a property key, with Jira's rules (see the package documentation).
@@ -30,6 +33,38 @@ type Store interface {
 	// as Set returns. A durable store returns only once the change is on
 	// stable storage.
 	Set(ctx context.Context, accountID, key string, value []byte) (Status, error)
+
+	// SetIf stores value under (accountID, key) only if the property is at
+	// revision (Property.Revision): revision 0 means only if it does not
+	// exist, so success with 0 is a create and with any other revision an
+	// update. It returns the property's new revision. If the property is at
+	// another revision, or missing when revision is not 0, it returns an
+	// error wrapping ErrRevisionMismatch and changes nothing. Of many
+	// concurrent SetIfs on one revision, exactly one succeeds. Otherwise it
+	// is a Set: the same rules, limits and durability.
+	SetIf(ctx context.Context, accountID, key string, value []byte, revision uint64) (newRevision uint64, err error)
+
+	// DeleteIf removes the property stored under (accountID, key) only if
+	// it is at revision; otherwise it returns an error wrapping
+	// ErrRevisionMismatch and changes nothing. A missing property never
+	// matches a revision other than 0; with revision 0, a missing property
+	// returns an error wrapping ErrNotFound (there is nothing to delete) and
+	// an existing one ErrRevisionMismatch.
+	DeleteIf(ctx context.Context, accountID, key string, revision uint64) error
+
+	// Watch delivers every change of accountID's properties (of every
+	// account for "") with a revision above after, in revision order, each
+	// once: first those the history holds, then the live ones as they
+	// commit, until ctx ends, when it delivers ctx.Err() and stops. after
+	// FromNow delivers only changes committed after the call. If the
+	// history (WithHistory) no longer holds the changes after after, Watch
+	// delivers a *CompactedError (wrapping ErrCompacted) and stops; after
+	// Close, ErrClosed. An invalid or unknown account ID is delivered as
+	// the error Keys would return. A watcher never holds up writers: it
+	// reads the history at its own pace, and one that falls behind past
+	// the retention gets a CompactedError. Stopping the iteration (break)
+	// releases everything the watch holds.
+	Watch(ctx context.Context, accountID string, after uint64) iter.Seq2[Change, error]
 
 	// Get returns the property stored under (accountID, key), or an error
 	// wrapping ErrNotFound. The returned Value is a copy, byte for byte as it

@@ -79,6 +79,8 @@ var messages = [...]struct {
 	{userprops.ErrAccountFull, "The property {key} can not be stored: the user's properties have reached " +
 		"the limit on their number or on the total size of their keys and values. Delete properties to make room."},
 	{userprops.ErrInvalidQuery, "The query is not valid{detail}."},
+	{userprops.ErrRevisionMismatch, "The property {key} has changed since the revision the request was conditioned on: read it again."},
+	{userprops.ErrCompacted, "The changes after that revision are no longer kept: read the properties again and watch from now."},
 	{userprops.ErrUserNotFound, "The specified user does not exist in the system."},
 	{userprops.ErrNotFound, "The property {key} does not exist."},
 	{userprops.ErrClosed, "The service is shutting down."},
