@@ -3,6 +3,7 @@ package httpapi
 import (
 	"context"
 	"fmt"
+	"iter"
 
 	"github.com/userprops/userprops"
 )
@@ -85,4 +86,42 @@ func (d directoryStore) Keys(ctx context.Context, accountID string) ([]string, e
 		return nil, err
 	}
 	return d.Store.Keys(ctx, accountID)
+}
+
+func (d directoryStore) SetIf(ctx context.Context, accountID, key string, value []byte, revision uint64) (uint64, error) {
+	err := d.known(ctx, accountID, func() error {
+		if err := userprops.ValidateKey(key); err != nil {
+			return err
+		}
+		return userprops.ValidateValue(value)
+	})
+	if err != nil {
+		return 0, err
+	}
+	return d.Store.SetIf(ctx, accountID, key, value, revision)
+}
+
+func (d directoryStore) DeleteIf(ctx context.Context, accountID, key string, revision uint64) error {
+	if err := d.known(ctx, accountID, func() error { return userprops.ValidateKey(key) }); err != nil {
+		return err
+	}
+	return d.Store.DeleteIf(ctx, accountID, key, revision)
+}
+
+func (d directoryStore) DeleteAccount(ctx context.Context, accountID string) (int, error) {
+	if err := d.known(ctx, accountID, nil); err != nil {
+		return 0, err
+	}
+	return d.Store.DeleteAccount(ctx, accountID)
+}
+
+// Watch checks the account of a watch of one account; a watch of every
+// account ("") names none.
+func (d directoryStore) Watch(ctx context.Context, accountID string, after uint64) iter.Seq2[userprops.Change, error] {
+	if accountID != "" {
+		if err := d.known(ctx, accountID, nil); err != nil {
+			return func(yield func(userprops.Change, error) bool) { yield(userprops.Change{}, err) }
+		}
+	}
+	return d.Store.Watch(ctx, accountID, after)
 }

@@ -174,6 +174,7 @@ func New(store userprops.Store, auth Authenticator, opts ...Option) http.Handler
 	mux.HandleFunc(avatarPath, avatar)
 	mux.HandleFunc(BackupPath, s.backup)
 	mux.HandleFunc(AccountPropertiesPath, s.deleteAccount)
+	mux.HandleFunc(ChangesPath, s.changes)
 	mux.HandleFunc("/", notFound)
 	h := keepDotSegments(mux)
 	if s.limiter != nil {
@@ -362,6 +363,11 @@ func (s *server) get(w http.ResponseWriter, r *http.Request, store userprops.Sto
 		s.fail(w, r, err, key)
 		return
 	}
+	w.Header().Set("ETag", etag(p.Revision))
+	if parseCondition(r, "If-None-Match", true).matches(p.Revision) {
+		w.WriteHeader(http.StatusNotModified)
+		return
+	}
 	// The value goes out exactly as it was stored: encoding/json would
 	// compact a json.RawMessage.
 	var body bytes.Buffer
@@ -385,16 +391,19 @@ func (s *server) set(w http.ResponseWriter, r *http.Request, store userprops.Sto
 		s.fail(w, r, err, key)
 		return
 	}
-	status, err := store.Set(r.Context(), accountID, key, value)
+	status, rev, err := setConditionally(r, store, accountID, key, value)
 	if err != nil {
 		s.fail(w, r, err, key)
 		return
+	}
+	if rev != 0 {
+		w.Header().Set("ETag", etag(rev))
 	}
 	w.WriteHeader(status.HTTPStatus())
 }
 
 func (s *server) delete(w http.ResponseWriter, r *http.Request, store userprops.Store, accountID, key string) {
-	if err := store.Delete(r.Context(), accountID, key); err != nil {
+	if err := deleteConditionally(r, store, accountID, key); err != nil {
 		s.fail(w, r, err, key)
 		return
 	}

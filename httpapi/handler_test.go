@@ -84,9 +84,22 @@ func newEnv(t *testing.T, opts ...httpapi.Option) *env {
 // newEnvWith is newEnv serving the accounts list.
 func newEnvWith(t *testing.T, list []httpapi.Account, opts ...httpapi.Option) *env {
 	t.Helper()
+	return envFor(t, list, nil, opts...)
+}
+
+// newEnvWithStore is newEnv with a memory store opened with storeOpts too.
+func newEnvWithStore(t *testing.T, storeOpts ...userprops.Option) *env {
+	t.Helper()
+	return envFor(t, testAccounts, storeOpts)
+}
+
+// envFor serves list from a memory store opened with storeOpts and its
+// directory.
+func envFor(t *testing.T, list []httpapi.Account, storeOpts []userprops.Option, opts ...httpapi.Option) *env {
+	t.Helper()
 	accounts, err := httpapi.NewAccounts(list)
 	require.NoError(t, err)
-	store := userprops.NewMemory(userprops.WithDirectory(accounts))
+	store := userprops.NewMemory(append(storeOpts, userprops.WithDirectory(accounts))...)
 	t.Cleanup(func() { store.Close() })
 	logs := &syncBuffer{}
 	opts = append([]httpapi.Option{httpapi.WithLogger(slog.New(slog.NewJSONHandler(logs, nil)))}, opts...)
