@@ -12,7 +12,7 @@ import (
 
 // get prints one property as one line of JSON,
 //
-//	{"key":K,"version":N,"updatedAt":T,"value":V}
+//	{"key":K,"version":N,"revision":R,"updatedAt":T,"value":V}
 //
 // with the value compacted (white space outside its strings removed; its
 // strings are as stored), or, with --raw, the value alone, byte for byte as
@@ -32,8 +32,9 @@ func get(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		meta, err := json.Marshal(struct {
 			Key       string    `json:"key"`
 			Version   uint64    `json:"version"`
+			Revision  uint64    `json:"revision"`
 			UpdatedAt time.Time `json:"updatedAt"`
-		}{p.Key, p.Version, p.UpdatedAt})
+		}{p.Key, p.Version, p.Revision, p.UpdatedAt})
 		if err != nil {
 			return err
 		}

@@ -7,6 +7,7 @@
 //	userprops delete  [--db FILE | --postgres DSN] --account ID KEY
 //	userprops keys    [--db FILE | --postgres DSN] --account ID
 //	userprops find    [--db FILE | --postgres DSN] [--index '[KEY].PATH']... [--start-at N] [--max-results N] QUERY
+//	userprops watch   [--db FILE | --postgres DSN] [--index '[KEY].PATH']... [--account ID] [--after REVISION|now]
 //	userprops check   --db FILE
 //	userprops backup  --db FILE OUT | --server URL --out FILE
 //	userprops compact --db FILE OUT
@@ -84,6 +85,7 @@ var commands = []command{
 	{"delete", storeArgs + " --account ID KEY", noStdin(del)},
 	{"keys", storeArgs + " --account ID", noStdin(keys)},
 	{"find", storeArgs + " " + indexArgs + " [--start-at N] [--max-results N] QUERY", noStdin(find)},
+	{"watch", storeArgs + " " + indexArgs + " [--account ID] [--after REVISION|now]", noStdin(watch)},
 	{"check", "--db FILE", noStdin(check)},
 	{"backup", "--db FILE OUT | --server URL --out FILE", noStdin(backup)},
 	{"compact", "--db FILE OUT", noStdin(compact)},
