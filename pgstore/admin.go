@@ -44,12 +44,8 @@ func (s *Store) DeleteAccount(ctx context.Context, accountID string) (deleted in
 		b.Queue(lockIndexesShared, int64(indexLock))
 		b.Queue(`DELETE FROM userprops_accounts WHERE account_id = $1`, id)
 		queueIndexes(b, &idx)
-		b.Queue(`WITH d AS (DELETE FROM userprops_properties WHERE account_id = $1 RETURNING key, value)
-SELECT $1::bytea, key, CASE WHEN `+keyHasIndex+` THEN value END FROM d`, id).Query(func(rows pgx.Rows) error {
-			var err error
-			gone, err = pgx.CollectRows(rows, scanStoredValue)
-			return err
-		})
+		queueStoredValues(b, &gone, `WITH d AS (DELETE FROM userprops_properties WHERE account_id = $1 RETURNING key, value)
+SELECT $1::bytea, key, CASE WHEN `+keyHasIndex+` THEN value END FROM d`, id)
 		br := conn.SendBatch(ctx, b)
 		tx := br.Tx()
 		defer tx.Rollback(ctx)
@@ -86,9 +82,17 @@ type storedValue struct {
 	accountID, key, value []byte
 }
 
-func scanStoredValue(row pgx.CollectableRow) (storedValue, error) {
-	var v storedValue
-	return v, row.Scan(&v.accountID, &v.key, &v.value)
+// queueStoredValues queues query, whose rows are (account ID, key, value or
+// NULL), to be read into *into.
+func queueStoredValues(b *pgx.Batch, into *[]storedValue, query string, args ...any) {
+	b.Queue(query, args...).Query(func(rows pgx.Rows) error {
+		var err error
+		*into, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (storedValue, error) {
+			var v storedValue
+			return v, row.Scan(&v.accountID, &v.key, &v.value)
+		})
+		return err
+	})
 }
 
 // accountEntries are entry changes of any number of accounts, as parallel
@@ -163,14 +167,10 @@ func (s *Store) Restore(ctx context.Context, props []userprops.Property) error {
 SELECT id, 0, 0 FROM unnest($1::bytea[]) AS u(id)
 ON CONFLICT (account_id) DO UPDATE SET properties = a.properties`, r.accounts())
 		queueIndexes(b, &idx)
-		b.Queue(`SELECT p.account_id, p.key, p.value
+		queueStoredValues(b, &old, `SELECT p.account_id, p.key, p.value
 FROM unnest($1::bytea[], $2::bytea[]) AS d(account_id, key)
 JOIN userprops_properties p ON p.account_id = d.account_id AND p.key = d.key
-WHERE `+keyHasIndex, r.ids, r.keys).Query(func(rows pgx.Rows) error {
-			var err error
-			old, err = pgx.CollectRows(rows, scanStoredValue)
-			return err
-		})
+WHERE `+keyHasIndex, r.ids, r.keys)
 		br := conn.SendBatch(ctx, b)
 		tx := br.Tx()
 		defer tx.Rollback(ctx)

@@ -21,30 +21,22 @@ import (
 func TestExportImport_BoltPostgresBolt(t *testing.T) {
 	dsn := pgtest.Schema(t)
 	src := tempDB(t)
-	values := map[string]string{
-		"pretty":  "{\n  \"theme\": \"dark\",\n  \"cols\": [1, 2]\n}\n",
-		"string":  `"a \"quoted\" <b>&"`,
-		"unicode": `["é", "😀"]`,
-	}
-	for k, v := range values {
-		mustRun(t, "set", "--db", src, "--account", "acc", k, v)
-	}
-	mustRun(t, "set", "--db", src, "--account", "acc", "pretty", values["pretty"]) // version 2
+	values := setSample(t, src)
 	// Byte order is not length order: "b" < "acc-longer" would be wrong.
 	for _, id := range []string{"b", "acc-longer", "zz", "a"} {
 		mustRun(t, "set", "--db", src, "--account", id, "k", `1`)
 	}
 
 	first := mustRun(t, "export", "--db", src)
-	require.Len(t, strings.Split(strings.TrimSuffix(first, "\n"), "\n"), 7, first)
+	require.Len(t, strings.Split(strings.TrimSuffix(first, "\n"), "\n"), 8, first)
 	file := filepath.Join(t.TempDir(), "props.jsonl")
 	require.NoError(t, os.WriteFile(file, []byte(first), 0o600))
 
-	assert.Equal(t, `{"imported":7,"skipped":0}`+"\n", mustRun(t, "import", "--postgres", dsn, file))
+	assert.Equal(t, `{"imported":8,"skipped":0}`+"\n", mustRun(t, "import", "--postgres", dsn, file))
 	r := runCmd(t, "", "export", "--postgres", dsn)
 	require.NoError(t, r.err, r.stderr)
 	assert.Equal(t, first, r.stdout, "export of PostgreSQL after the import equals the file's export")
-	assert.Contains(t, r.stderr, "exported properties: 7 in all")
+	assert.Contains(t, r.stderr, "exported properties: 8 in all")
 	for k, v := range values {
 		assert.Equal(t, v, mustRun(t, "get", "--postgres", dsn, "--account", "acc", "--raw", k), "get --raw %s", k)
 	}
@@ -54,7 +46,7 @@ func TestExportImport_BoltPostgresBolt(t *testing.T) {
 	// Importing again, from stdin, replaces each property with itself.
 	r = runCmd(t, first, "import", "--postgres", dsn, "-")
 	require.NoError(t, r.err, r.stderr)
-	assert.Equal(t, `{"imported":7,"skipped":0}`+"\n", r.stdout)
+	assert.Equal(t, `{"imported":8,"skipped":0}`+"\n", r.stdout)
 	assert.Equal(t, first, mustRun(t, "export", "--postgres", dsn), "export after a second import")
 
 	// And back into a new file, through a file export of PostgreSQL.
