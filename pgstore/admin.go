@@ -313,12 +313,12 @@ func (s *Store) Check(ctx context.Context) error {
 		return pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly},
 			func(tx pgx.Tx) error {
 				c := &checker{tx: tx}
+				defer func() { problems = c.problems }()
 				for _, step := range []func(context.Context) error{c.properties, c.usage, c.indexes} {
 					if err := step(ctx); err != nil || c.full() {
 						return err
 					}
 				}
-				problems = c.problems
 				return nil
 			})
 	})

@@ -287,3 +287,17 @@ func TestPostgres_Check_Many(t *testing.T) {
 	assert.ErrorContains(t, err, `account "acct03001" lacks the entry for term "sOslo"`)
 	assert.NotContains(t, err.Error(), "acct03002")
 }
+
+// TestPostgres_Check_ManyProblems damages every value: Check lists the
+// first ten problems and stops.
+func TestPostgres_Check_ManyProblems(t *testing.T) {
+	dsn := pgtest.Schema(t)
+	ctx := context.Background()
+	fill(t, dsn, 50)
+	s := open(t, dsn, quiet)
+	_, err := connect(t, dsn).Exec(ctx, `UPDATE userprops_properties SET value = '['`)
+	require.NoError(t, err)
+	err = s.Check(ctx)
+	require.ErrorIs(t, err, userprops.ErrCorrupt)
+	assert.Equal(t, 10, strings.Count(err.Error(), "not valid JSON"), "problems listed: %v", err)
+}
