@@ -5,6 +5,7 @@ import (
 	"io"
 
 	"github.com/userprops/userprops"
+	"github.com/userprops/userprops/pgstore"
 )
 
 // checker is a store check can verify: userprops.BoltStore and
@@ -13,6 +14,11 @@ import (
 type checker interface {
 	Check(ctx context.Context) error
 }
+
+var (
+	_ checker = (*userprops.BoltStore)(nil)
+	_ checker = (*pgstore.Store)(nil)
+)
 
 // check verifies a whole store, the --db file (see userprops.BoltStore.Check)
 // or the --postgres database (pgstore.Store.Check), and prints {"ok":true};

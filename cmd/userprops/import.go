@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/userprops/userprops"
+	"github.com/userprops/userprops/pgstore"
 )
 
 // importBatch is how many properties go to the store in one transaction.
@@ -23,6 +24,11 @@ const importBatch = 5000
 type restorer interface {
 	Restore(ctx context.Context, props []userprops.Property) error
 }
+
+var (
+	_ restorer = (*userprops.BoltStore)(nil)
+	_ restorer = (*pgstore.Store)(nil)
+)
 
 // importLines reads JSON Lines (see line) from IN, or stdin for "-", into a
 // store: the --db file, created if need be, or the --postgres database. It checks every line first, with the rules of Set, and reports
