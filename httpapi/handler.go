@@ -29,7 +29,6 @@ package httpapi
 
 import (
 	"bufio"
-	"bytes"
 	"encoding/json"
 	"errors"
 	"io"
@@ -39,9 +38,12 @@ import (
 	"net/netip"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/userprops/userprops"
+	"github.com/userprops/userprops/internal/wire"
 )
 
 // Authenticator identifies the caller of a request.
@@ -360,14 +362,21 @@ func (s *server) get(w http.ResponseWriter, r *http.Request, store userprops.Sto
 	}
 	// The value goes out exactly as it was stored: encoding/json would
 	// compact a json.RawMessage.
-	var body bytes.Buffer
-	body.Grow(len(p.Value) + len(key) + 24)
-	body.WriteString(`{"key":`)
-	body.Write(jsonString(key))
-	body.WriteString(`,"value":`)
-	body.Write(p.Value)
-	body.WriteString("}\n")
-	writeBody(w, http.StatusOK, body.Bytes())
+	body := wire.AppendProperty(make([]byte, 0, len(p.Value)+len(key)+24), key, p.Value)
+	setPropertyHeaders(w.Header(), p)
+	writeBody(w, http.StatusOK, body)
+}
+
+// setPropertyHeaders sets the userprops-only headers of a property's GET,
+// which Jira's body has no room for: wire.HeaderVersion, Last-Modified (to
+// the second, as HTTP dates are) and wire.HeaderUpdatedAt (to the
+// nanosecond). Jira clients ignore them.
+func setPropertyHeaders(h http.Header, p userprops.Property) {
+	h.Set(wire.HeaderVersion, strconv.FormatUint(p.Version, 10))
+	if !p.UpdatedAt.IsZero() {
+		h.Set("Last-Modified", p.UpdatedAt.UTC().Format(http.TimeFormat))
+		h.Set(wire.HeaderUpdatedAt, p.UpdatedAt.UTC().Format(time.RFC3339Nano))
+	}
 }
 
 func (s *server) set(w http.ResponseWriter, r *http.Request, store userprops.Store, accountID, key string) {
@@ -500,13 +509,4 @@ func (s *server) base(r *http.Request) string {
 		scheme = "https"
 	}
 	return scheme + "://" + r.Host
-}
-
-// jsonString encodes s as a JSON string, without HTML escaping.
-func jsonString(s string) []byte {
-	var b bytes.Buffer
-	enc := json.NewEncoder(&b)
-	enc.SetEscapeHTML(false)
-	_ = enc.Encode(s) // a string always encodes
-	return bytes.TrimSuffix(b.Bytes(), []byte("\n"))
 }
