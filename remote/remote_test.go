@@ -34,6 +34,8 @@ func (everyone) User(_ context.Context, id string) (httpapi.User, error) {
 
 func (everyone) EachUser(context.Context, func(httpapi.User) bool) error { return nil }
 
+var discard = slog.New(slog.NewTextHandler(io.Discard, nil))
+
 // server is a userprops server over backing, for remote to talk to.
 type server struct {
 	srv     *httptest.Server
@@ -51,7 +53,7 @@ func serve(t testing.TB, backing userprops.Store, opts ...httpapi.Option) *serve
 	opts = append([]httpapi.Option{
 		httpapi.WithDirectory(nil),
 		httpapi.WithUsers(everyone{}),
-		httpapi.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))),
+		httpapi.WithLogger(discard),
 	}, opts...)
 	s := &server{srv: httptest.NewServer(httpapi.New(backing, accounts, opts...)), backing: backing}
 	t.Cleanup(s.close)
