@@ -216,4 +216,3 @@ func mustKeys(t *testing.T, st userprops.Store, accountID string) []string {
 	require.NoError(t, err)
 	return ks
 }
-

@@ -412,4 +412,3 @@ func mustGet(t *testing.T, st userprops.Store, accountID, key string) userprops.
 	require.NoError(t, err, "Get(%q, %q)", accountID, key)
 	return p
 }
-
