@@ -2,7 +2,6 @@ package remote_test
 
 import (
 	"context"
-	"io"
 	"log/slog"
 	"net/http/httptest"
 	"path/filepath"
@@ -34,7 +33,7 @@ func (everyone) User(_ context.Context, id string) (httpapi.User, error) {
 
 func (everyone) EachUser(context.Context, func(httpapi.User) bool) error { return nil }
 
-var discard = slog.New(slog.NewTextHandler(io.Discard, nil))
+var discard = slog.New(slog.DiscardHandler)
 
 // server is a userprops server over backing, for remote to talk to.
 type server struct {
