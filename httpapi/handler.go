@@ -19,6 +19,12 @@
 //
 // HEAD answers as GET does, with the same status and headers and no body.
 //
+// A property's GET also says what Jira's body has no room for, in headers
+// Jira clients ignore: X-Userprops-Version (Property.Version, decimal),
+// X-Userprops-Updated-At (Property.UpdatedAt in UTC, RFC 3339 with
+// nanoseconds) and Last-Modified (the same, to the second). Package remote
+// reads them; against Jira Cloud, which sends none, it leaves both zero.
+//
 // Outside Jira's namespace, GET /userprops/1/backup (BackupPath) streams a
 // consistent copy of a store that implements Backuper, for administrators.
 //
