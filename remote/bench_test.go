@@ -64,7 +64,8 @@ func bareRoundTrip(b *testing.B, c *http.Client, method, url string, body []byte
 
 // BenchmarkRoundTrip: Get and Set through remote → httpapi → memory over
 // loopback, beside a bare net/http round trip of the same size (a
-// handler that answers without a store) in the same run.
+// handler that answers without a store) and net/http as the client of the
+// same httpapi server, in the same run.
 func BenchmarkRoundTrip(b *testing.B) {
 	ctx := context.Background()
 	s := serve(b, userprops.NewMemory())
@@ -90,6 +91,14 @@ func BenchmarkRoundTrip(b *testing.B) {
 			bareRoundTrip(b, client, http.MethodGet, url, nil)
 		}
 	})
+	// The same server without remote: net/http alone as the client, so
+	// that remote's own share shows.
+	direct := s.srv.URL + "/rest/api/3/user/properties/k?accountId=acc"
+	b.Run("Get/net-http-to-httpapi", func(b *testing.B) {
+		for b.Loop() {
+			bareRoundTrip(b, client, http.MethodGet, direct, nil)
+		}
+	})
 	b.Run("Set/remote", func(b *testing.B) {
 		for b.Loop() {
 			if _, err := st.Set(ctx, "acc", "k", benchValue); err != nil {
@@ -100,6 +109,11 @@ func BenchmarkRoundTrip(b *testing.B) {
 	b.Run("Set/bare", func(b *testing.B) {
 		for b.Loop() {
 			bareRoundTrip(b, client, http.MethodPut, url, benchValue)
+		}
+	})
+	b.Run("Set/net-http-to-httpapi", func(b *testing.B) {
+		for b.Loop() {
+			bareRoundTrip(b, client, http.MethodPut, direct, benchValue)
 		}
 	})
 }

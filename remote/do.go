@@ -143,14 +143,16 @@ func (s *Store) once(ctx context.Context, c *call) (r result, sent bool, err err
 		reqCtx = detached
 	}
 	var gotConn, writeFailed atomic.Bool
-	reqCtx = httptrace.WithClientTrace(reqCtx, &httptrace.ClientTrace{
-		GotConn: func(httptrace.GotConnInfo) { gotConn.Store(true) },
-		WroteRequest: func(i httptrace.WroteRequestInfo) {
-			if i.Err != nil {
-				writeFailed.Store(true)
-			}
-		},
-	})
+	if c.write { // whether a read was sent does not matter: it is retried
+		reqCtx = httptrace.WithClientTrace(reqCtx, &httptrace.ClientTrace{
+			GotConn: func(httptrace.GotConnInfo) { gotConn.Store(true) },
+			WroteRequest: func(i httptrace.WroteRequestInfo) {
+				if i.Err != nil {
+					writeFailed.Store(true)
+				}
+			},
+		})
+	}
 	target := s.base + c.path
 	switch {
 	case c.accountID != "":
