@@ -64,14 +64,12 @@ func open(t *testing.T, url string, opts ...remote.Option) *remote.Store {
 	return st
 }
 
-// real is a handler of a real server over a memory store.
+// real is the handler of a server over a memory store.
 func real(t *testing.T) http.Handler {
 	t.Helper()
-	accounts, err := httpapi.NewAccounts([]httpapi.Account{{AccountID: adminID, APIToken: adminToken, Admin: true}})
-	require.NoError(t, err)
 	store := userprops.NewMemory()
 	t.Cleanup(func() { store.Close() })
-	return httpapi.New(store, accounts, httpapi.WithDirectory(nil), httpapi.WithUsers(everyone{}), httpapi.WithLogger(discard))
+	return handler(t, store)
 }
 
 func jiraError(w http.ResponseWriter, status int, msg string) {
@@ -137,14 +135,11 @@ func TestRemote_RetryAfter(t *testing.T) {
 // client waits as it says.
 func TestRemote_RetryAfter_RateLimiter(t *testing.T) {
 	noLeaks(t)
-	accounts, err := httpapi.NewAccounts([]httpapi.Account{{AccountID: adminID, APIToken: adminToken, Admin: true}})
-	require.NoError(t, err)
 	limits := httpapi.DefaultRateLimits()
 	limits.Account = httpapi.Limit{PerSecond: 5, Burst: 2}
 	backing := userprops.NewMemory()
 	t.Cleanup(func() { backing.Close() })
-	srv := httptest.NewServer(httpapi.New(backing, accounts, httpapi.WithDirectory(nil), httpapi.WithLogger(discard),
-		httpapi.WithRateLimiter(httpapi.NewRateLimiter(limits))))
+	srv := httptest.NewServer(handler(t, backing, httpapi.WithRateLimiter(httpapi.NewRateLimiter(limits))))
 	t.Cleanup(srv.Close)
 	st := open(t, srv.URL)
 	for i := range 6 {

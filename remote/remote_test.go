@@ -3,6 +3,7 @@ package remote_test
 import (
 	"context"
 	"log/slog"
+	"net/http"
 	"net/http/httptest"
 	"path/filepath"
 	"sync"
@@ -41,11 +42,11 @@ type server struct {
 	backing userprops.Store
 }
 
-// serve starts an httpapi server over backing, which it closes with the
-// server at the end of the test. The handler checks no directory of its
-// own (httpapi.WithDirectory(nil)): the backing store's, opened with the
-// suite's options, decides, as the suite's Directory tests need.
-func serve(t testing.TB, backing userprops.Store, opts ...httpapi.Option) *server {
+// handler is an httpapi handler over backing, its administrator the one
+// account. It checks no directory of its own (httpapi.WithDirectory(nil)):
+// the backing store's, opened with the suite's options, decides, as the
+// suite's Directory tests need.
+func handler(t testing.TB, backing userprops.Store, opts ...httpapi.Option) http.Handler {
 	t.Helper()
 	accounts, err := httpapi.NewAccounts([]httpapi.Account{{AccountID: adminID, APIToken: adminToken, Admin: true}})
 	require.NoError(t, err)
@@ -54,7 +55,14 @@ func serve(t testing.TB, backing userprops.Store, opts ...httpapi.Option) *serve
 		httpapi.WithUsers(everyone{}),
 		httpapi.WithLogger(discard),
 	}, opts...)
-	s := &server{srv: httptest.NewServer(httpapi.New(backing, accounts, opts...)), backing: backing}
+	return httpapi.New(backing, accounts, opts...)
+}
+
+// serve starts a server over backing (see handler), which it closes with
+// the server at the end of the test.
+func serve(t testing.TB, backing userprops.Store, opts ...httpapi.Option) *server {
+	t.Helper()
+	s := &server{srv: httptest.NewServer(handler(t, backing, opts...)), backing: backing}
 	t.Cleanup(s.close)
 	return s
 }
