@@ -356,7 +356,7 @@ func (s *Store) Find(ctx context.Context, q userprops.Query, page userprops.Page
 // route (Jira Cloud) it returns an error wrapping errors.ErrUnsupported. It
 // is not retried once its request may have reached the server.
 func (s *Store) DeleteAccount(ctx context.Context, accountID string) (int, error) {
-	if err := s.gate.AdmitKeys(ctx, accountID); err != nil {
+	if err := s.gate.AdmitDeleteAccount(ctx, accountID); err != nil {
 		return 0, err
 	}
 	r, err := s.do(ctx, &call{method: http.MethodDelete, path: "/userprops/1/accounts/" + wire.EscapeKey(accountID) + "/properties",
