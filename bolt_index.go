@@ -1,0 +1,662 @@
+package userprops
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"fmt"
+	"hash/crc32"
+	"log/slog"
+	"slices"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// The indexes of a bolt store (format 3, see the layout at the top of
+// bolt.go). Every write that changes a property moves its index entries in
+// the same transaction, through the committer (batchTx.reindex); building an
+// index is a sequence of committer writes too (writeBuildIndex), each one
+// batch of properties and the point the next one starts from, so that a
+// build killed half-way resumes where its last commit ended.
+
+var (
+	boltIndexesBucket = []byte("indexes")
+	boltTermsBucket   = []byte("terms")
+)
+
+// The states of an index record.
+const (
+	indexBuilding byte = 1 // entries exist for the properties before the record's resume key
+	indexReady    byte = 2 // entries exist for every property: Find may use it
+)
+
+// maxStoredTerm bounds the bytes of a term in an entry key: a term of
+// maxStoredTerm bytes or more is stored as its first maxStoredTerm-32 bytes
+// and its SHA-256, and the accounts found under such a stored term are
+// checked against their values (see boltView.Lookup), so that a long string
+// neither overflows bbolt's key limit nor makes one account match another's
+// string.
+const maxStoredTerm = 256
+
+// boltBuildBatch is how many property records one build transaction reads
+// (BoltStore.buildBatch takes it at open). Tests lower it, to stop builds
+// half-way.
+var boltBuildBatch = 100_000
+
+// IndexInfo describes one index a bolt file keeps (BoltStore.Indexes).
+type IndexInfo struct {
+	Index
+	// Ready reports whether the index is complete, so that Find answers
+	// from it. An index that is not ready is being built (by AddIndex or
+	// OpenBolt); every write keeps it up to date meanwhile, and OpenBolt
+	// finishes its build if a crash or a cancelled AddIndex interrupted
+	// it.
+	Ready bool
+}
+
+// boltIndex is one index of the file, as the committer and Find know it.
+// Values are never modified once published in an indexTable.
+type boltIndex struct {
+	Index
+	id    []byte // 8-byte big-endian: the record's key, its entries bucket's name
+	ready bool
+	// readyTx is the transaction whose commit completed the build (0 if
+	// the file says it was complete when opened): a read transaction of
+	// an earlier ID sees it incomplete.
+	readyTx uint64
+}
+
+// indexTable is the set of indexes of the file as of the last commit. It is
+// replaced, never modified, once published (BoltStore.indexes): the
+// committer builds the next one while it applies a batch, and publishes it
+// when the batch has committed.
+type indexTable struct {
+	all   []*boltIndex // by id
+	byIx  map[Index]*boltIndex
+	byKey map[string][]*boltIndex // by property key, for writes
+}
+
+func newIndexTable(all []*boltIndex) *indexTable {
+	t := &indexTable{all: all, byIx: map[Index]*boltIndex{}, byKey: map[string][]*boltIndex{}}
+	for _, bi := range all {
+		t.byIx[bi.Index] = bi
+		t.byKey[bi.Key] = append(t.byKey[bi.Key], bi)
+	}
+	return t
+}
+
+// with returns the table with bi in place of the index of the same id, or
+// added.
+func (t *indexTable) with(bi *boltIndex) *indexTable {
+	all := slices.Clone(t.all)
+	i, found := slices.BinarySearchFunc(all, bi.id, func(have *boltIndex, id []byte) int { return bytes.Compare(have.id, id) })
+	if found {
+		all[i] = bi
+	} else {
+		all = slices.Insert(all, i, bi)
+	}
+	return newIndexTable(all)
+}
+
+// without returns the table without the index of id.
+func (t *indexTable) without(id []byte) *indexTable {
+	return newIndexTable(slices.DeleteFunc(slices.Clone(t.all), func(bi *boltIndex) bool { return bytes.Equal(bi.id, id) }))
+}
+
+// encodeIndexRecord returns the record of the index id:
+//
+//	state   1 byte: 1 building, 2 ready
+//	key     uvarint(len) | the property key
+//	path    uvarint(len) | the path
+//	resume  building: the composite property key the build goes on from
+//	        ("" for the first), to the end of the record less 4 bytes
+//	crc     uint32 big-endian, CRC-32C of id and of all the above
+func encodeIndexRecord(id []byte, ix Index, state byte, resume []byte) []byte {
+	rec := []byte{state}
+	rec = binary.AppendUvarint(rec, uint64(len(ix.Key)))
+	rec = append(rec, ix.Key...)
+	rec = binary.AppendUvarint(rec, uint64(len(ix.Path)))
+	rec = append(rec, ix.Path...)
+	rec = append(rec, resume...)
+	return binary.BigEndian.AppendUint32(rec, indexRecordCRC(id, rec))
+}
+
+func indexRecordCRC(id, body []byte) uint32 {
+	return crc32.Update(crc32.Checksum(id, castagnoli), castagnoli, body)
+}
+
+// decodeIndexRecord checks and decodes the record rec of index id. resume
+// points into rec.
+func decodeIndexRecord(id, rec []byte) (ix Index, state byte, resume []byte, err error) {
+	if len(id) != 8 {
+		return Index{}, 0, nil, fmt.Errorf("index id %x is not 8 bytes", id)
+	}
+	if len(rec) < 7 {
+		return Index{}, 0, nil, fmt.Errorf("index record of %d bytes is too short", len(rec))
+	}
+	body := rec[:len(rec)-4]
+	if got, want := indexRecordCRC(id, body), binary.BigEndian.Uint32(rec[len(body):]); got != want {
+		return Index{}, 0, nil, fmt.Errorf("index record checksum is %08x, want %08x", got, want)
+	}
+	state, p := body[0], body[1:]
+	field := func() ([]byte, bool) {
+		n, w := binary.Uvarint(p)
+		if w <= 0 || n > uint64(len(p)-w) {
+			return nil, false
+		}
+		f := p[w : w+int(n)]
+		p = p[w+int(n):]
+		return f, true
+	}
+	key, ok1 := field()
+	path, ok2 := field()
+	if !ok1 || !ok2 || (state != indexBuilding && state != indexReady) || (state == indexReady && len(p) > 0) {
+		return Index{}, 0, nil, fmt.Errorf("index record %x does not decode", rec)
+	}
+	ix = Index{string(key), string(path)}
+	if err := ix.Err(); err != nil {
+		return Index{}, 0, nil, fmt.Errorf("index record names an invalid index: %v", err)
+	}
+	return ix, state, p, nil
+}
+
+// storedTerm returns term as an entry key holds it (see maxStoredTerm), and
+// whether it is shortened.
+func storedTerm(term string) (string, bool) {
+	if len(term) < maxStoredTerm {
+		return term, false
+	}
+	sum := sha256.Sum256([]byte(term))
+	return term[:maxStoredTerm-len(sum)] + string(sum[:]), true
+}
+
+// storedTerms returns the stored terms of value for ix, deduplicated.
+func storedTerms(ix Index, value []byte) []string {
+	terms := ix.Terms(value)
+	for i, t := range terms {
+		terms[i], _ = storedTerm(t)
+	}
+	return terms // distinct terms stay distinct: shortened ones keep their hash
+}
+
+// termPrefix appends the prefix of every entry of stored term t to dst:
+// uvarint(len(t)) | t.
+func termPrefix(dst []byte, t string) []byte {
+	return append(binary.AppendUvarint(dst, uint64(len(t))), t...)
+}
+
+// entryKey returns the key of the entry (stored term t, accountID): the
+// term's prefix, then the account ID, so that the accounts of one term are
+// one range of keys, in ascending byte order.
+func entryKey(t string, accountID []byte) []byte {
+	k := make([]byte, 0, binary.MaxVarintLen32+len(t)+len(accountID))
+	return append(termPrefix(k, t), accountID...)
+}
+
+// decodeEntry splits an entry key into its stored term and account ID.
+func decodeEntry(k []byte) (term, accountID []byte, ok bool) {
+	term, accountID, ok = decodeKey(k) // the same shape: uvarint(len) | a | b
+	return term, accountID, ok && len(term) > 0 && len(accountID) > 0
+}
+
+// hasKey reports whether b holds key k. (Entries have empty values, and
+// Get does not tell an empty value from none.)
+func hasKey(b *bolt.Bucket, k []byte) bool {
+	got, _ := b.Cursor().Seek(k)
+	return bytes.Equal(got, k)
+}
+
+// loadIndexes reads the index records of tx into a table; every index's
+// entries bucket must be there.
+func (s *BoltStore) loadIndexes(tx *bolt.Tx) (*indexTable, error) {
+	var all []*boltIndex
+	terms := tx.Bucket(boltTermsBucket)
+	err := tx.Bucket(boltIndexesBucket).ForEach(func(id, rec []byte) error {
+		ix, state, _, err := decodeIndexRecord(id, rec)
+		if err == nil && terms.Bucket(id) == nil {
+			err = fmt.Errorf("index %s has no entries bucket", ix)
+		}
+		if err != nil {
+			return s.gate.MarkDamaged(fmt.Errorf("%w: %s: index %x: %v", ErrCorrupt, s.path, id, err))
+		}
+		all = append(all, &boltIndex{Index: ix, id: bytes.Clone(id), ready: state == indexReady})
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return newIndexTable(all), nil
+}
+
+// reindex moves the entries of the property with composite key k, in every
+// index on its key, from the terms of its record old to those of rec (either
+// nil: no property).
+func (b *batchTx) reindex(k, old, rec []byte) error {
+	account, key, _ := decodeKey(k)
+	ixs := b.tab.byKey[string(key)]
+	if len(ixs) == 0 {
+		return nil
+	}
+	if old != nil {
+		// A damaged old record would leave entries no one could find.
+		if err := checkRecord(k, old); err != nil {
+			return b.s.gate.MarkDamaged(fmt.Errorf("%w: %s: key %q: %v", ErrCorrupt, b.s.path, k, err))
+		}
+	}
+	for _, bi := range ixs {
+		var before, after []string
+		if old != nil {
+			before = storedTerms(bi.Index, old[recordHeaderLen:])
+		}
+		if rec != nil {
+			after = storedTerms(bi.Index, rec[recordHeaderLen:])
+		}
+		entries, err := b.entries(bi)
+		if err != nil {
+			return err
+		}
+		for _, t := range before {
+			if !slices.Contains(after, t) {
+				if err := entries.Delete(entryKey(t, account)); err != nil {
+					return err
+				}
+			}
+		}
+		for _, t := range after {
+			if !slices.Contains(before, t) {
+				if err := entries.Put(entryKey(t, account), nil); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// entries returns the entries bucket of bi in the batch's transaction.
+func (b *batchTx) entries(bi *boltIndex) (*bolt.Bucket, error) {
+	if e := b.entryBuckets[string(bi.id)]; e != nil {
+		return e, nil
+	}
+	e := b.tx.Bucket(boltTermsBucket).Bucket(bi.id)
+	if e == nil {
+		return nil, b.s.gate.MarkDamaged(fmt.Errorf("%w: %s: index %s has lost its entries bucket", ErrCorrupt, b.s.path, bi.Index))
+	}
+	if b.entryBuckets == nil {
+		b.entryBuckets = map[string]*bolt.Bucket{}
+	}
+	b.entryBuckets[string(bi.id)] = e
+	return e, nil
+}
+
+// buildProgress is what one build transaction did.
+type buildProgress struct {
+	read, indexed int  // property records read, and those of the index's key
+	total         int  // property records in the file (first batch only)
+	done          bool // the index is ready
+}
+
+// applyIndexWrite performs an index operation of the committer (writeAddIndex,
+// writeBuildIndex, writeDropIndex) in b; the results are as for apply.
+func (w *boltWrite) applyIndexWrite(b *batchTx) (answer, err error) {
+	indexes := b.tx.Bucket(boltIndexesBucket)
+	switch w.kind {
+	case writeAddIndex:
+		if bi := b.tab.byIx[w.index]; bi != nil {
+			w.indexID, w.progress.done = bi.id, bi.ready
+			return nil, nil
+		}
+		seq, err := indexes.NextSequence()
+		if err != nil {
+			return nil, err
+		}
+		id := binary.BigEndian.AppendUint64(nil, seq)
+		if _, err := b.tx.Bucket(boltTermsBucket).CreateBucket(id); err != nil {
+			return nil, err
+		}
+		if err := indexes.Put(id, encodeIndexRecord(id, w.index, indexBuilding, nil)); err != nil {
+			return nil, err
+		}
+		b.tab = b.tab.with(&boltIndex{Index: w.index, id: id})
+		w.indexID = id
+		return nil, nil
+	case writeDropIndex:
+		bi := b.tab.byIx[w.index]
+		if bi == nil {
+			return noIndex(b.s.path, w.index), nil
+		}
+		if err := indexes.Delete(bi.id); err != nil {
+			return nil, err
+		}
+		if err := b.tx.Bucket(boltTermsBucket).DeleteBucket(bi.id); err != nil {
+			return nil, err
+		}
+		b.tab = b.tab.without(bi.id)
+		return nil, nil
+	}
+	return b.buildBatch(w)
+}
+
+func noIndex(path string, ix Index) error {
+	return fmt.Errorf("%w: %s keeps no index %s", ErrNotFound, path, ix)
+}
+
+// buildBatch indexes the next s.buildBatch property records of the index
+// w.indexID from its resume key, and records where the next batch starts, or
+// that the index is ready.
+func (b *batchTx) buildBatch(w *boltWrite) (answer, err error) {
+	indexes := b.tx.Bucket(boltIndexesBucket)
+	rec := indexes.Get(w.indexID)
+	bi := b.tab.byIx[w.index]
+	if rec == nil || bi == nil || !bytes.Equal(bi.id, w.indexID) {
+		return fmt.Errorf("%w: %s: index %s was dropped while it was being built", ErrNotFound, b.s.path, w.index), nil
+	}
+	ix, state, resume, err := decodeIndexRecord(w.indexID, rec)
+	if err != nil {
+		return nil, b.s.gate.MarkDamaged(fmt.Errorf("%w: %s: index %s: %v", ErrCorrupt, b.s.path, w.index, err))
+	}
+	if state == indexReady {
+		w.progress.done = true
+		return nil, nil
+	}
+	entries, err := b.entries(bi)
+	if err != nil {
+		return nil, err
+	}
+	props := b.tx.Bucket(boltPropsBucket)
+	if len(resume) == 0 {
+		w.progress.total = props.Stats().KeyN
+	}
+	c := props.Cursor()
+	var k, v []byte
+	if len(resume) == 0 {
+		k, v = c.First()
+	} else {
+		k, v = c.Seek(resume)
+	}
+	var keys [][]byte
+	for ; k != nil && w.progress.read < b.s.buildBatch; k, v = c.Next() {
+		w.progress.read++
+		account, key, ok := decodeKey(k)
+		if !ok {
+			return nil, b.s.gate.MarkDamaged(fmt.Errorf("%w: %s: key %q does not decode", ErrCorrupt, b.s.path, k))
+		}
+		if string(key) != ix.Key {
+			continue
+		}
+		if err := checkRecord(k, v); err != nil {
+			return nil, b.s.gate.MarkDamaged(fmt.Errorf("%w: %s: key %q: %v", ErrCorrupt, b.s.path, k, err))
+		}
+		w.progress.indexed++
+		for _, t := range storedTerms(ix, v[recordHeaderLen:]) {
+			keys = append(keys, entryKey(t, account))
+		}
+	}
+	// In key order, bbolt fills its pages one after another.
+	slices.SortFunc(keys, bytes.Compare)
+	for _, e := range keys {
+		if err := entries.Put(e, nil); err != nil {
+			return nil, err
+		}
+	}
+	if k != nil {
+		return nil, indexes.Put(w.indexID, encodeIndexRecord(w.indexID, ix, indexBuilding, k))
+	}
+	if err := indexes.Put(w.indexID, encodeIndexRecord(w.indexID, ix, indexReady, nil)); err != nil {
+		return nil, err
+	}
+	b.tab = b.tab.with(&boltIndex{Index: ix, id: bi.id, ready: true, readyTx: uint64(b.tx.ID())})
+	w.progress.done = true
+	return nil, nil
+}
+
+// Indexes returns the indexes the file keeps, ordered by when they were
+// added, whether they were declared with WithIndex, added with AddIndex or
+// found in the file. It returns ErrClosed after Close.
+func (s *BoltStore) Indexes(ctx context.Context) ([]IndexInfo, error) {
+	if err := s.gate.Ready(ctx); err != nil {
+		return nil, err
+	}
+	var infos []IndexInfo
+	err := s.view("indexes", func(tx *bolt.Tx) error {
+		t, err := s.loadIndexes(tx)
+		for _, bi := range t.all {
+			infos = append(infos, IndexInfo{bi.Index, bi.ready})
+		}
+		return err
+	})
+	return infos, err
+}
+
+// AddIndex adds ix to the indexes the file keeps, for good, as if the store
+// had been opened WithIndex(ix.Key, ix.Path): from the next commit on every
+// write keeps it, and AddIndex builds it from the properties already
+// stored, in batches of one transaction each, while other calls go on; Find
+// uses it once it is complete. AddIndex returns nil once ix is ready (at
+// once if it already was), logs its progress (WithLogger), and returns an
+// error wrapping ErrInvalidQuery if ix is invalid.
+//
+// If ctx ends or the process stops during the build, the index stays
+// recorded as being built: every write keeps it, Find does not use it, and
+// the next AddIndex of it, or the next OpenBolt, goes on from the last batch
+// committed. A DropIndex during the build ends it with an error wrapping
+// ErrNotFound.
+func (s *BoltStore) AddIndex(ctx context.Context, ix Index) error {
+	if err := s.gate.Ready(ctx); err != nil {
+		return err
+	}
+	if err := ix.Err(); err != nil {
+		return err
+	}
+	w := &boltWrite{kind: writeAddIndex, index: ix}
+	if err := s.write(ctx, w); err != nil {
+		return err
+	}
+	if w.err != nil || w.progress.done {
+		return w.err
+	}
+	return s.build(ctx, ix, w.indexID)
+}
+
+// DropIndex removes ix and its entries from the file, in one transaction:
+// Find answers the clauses on it by reading values again, and writes no
+// longer keep it. An index declared WithIndex is built again at the next
+// OpenBolt that declares it. It returns an error wrapping ErrNotFound if the
+// file keeps no index ix.
+func (s *BoltStore) DropIndex(ctx context.Context, ix Index) error {
+	if err := s.gate.Ready(ctx); err != nil {
+		return err
+	}
+	w := &boltWrite{kind: writeDropIndex, index: ix}
+	if err := s.write(ctx, w); err != nil {
+		return err
+	}
+	return w.err
+}
+
+// build runs the build of index ix (id) to its end, one committer write per
+// batch, logging progress at most once a second and when it ends.
+func (s *BoltStore) build(ctx context.Context, ix Index, id []byte) error {
+	start, last := time.Now(), time.Now()
+	read, indexed, total := 0, 0, 0
+	s.log.Info("userprops: building index", "file", s.path, "index", ix.String())
+	for {
+		w := &boltWrite{kind: writeBuildIndex, index: ix, indexID: id}
+		if err := s.write(ctx, w); err != nil {
+			return err
+		}
+		if w.err != nil {
+			return w.err
+		}
+		read, indexed = read+w.progress.read, indexed+w.progress.indexed
+		if w.progress.total > 0 {
+			total = w.progress.total
+		}
+		if w.progress.done {
+			elapsed := time.Since(start)
+			s.log.Info("userprops: built index", "file", s.path, "index", ix.String(),
+				"read", read, "indexed", indexed, "elapsed", elapsed.Round(time.Millisecond),
+				"per_second", int(float64(read)/max(elapsed.Seconds(), 1e-9)))
+			return nil
+		}
+		if time.Since(last) >= time.Second {
+			last = time.Now()
+			attrs := []any{"file", s.path, "index", ix.String(), "read", read, "indexed", indexed}
+			if total > 0 {
+				attrs = append(attrs, "of", total, "percent", min(100, read*100/total))
+			}
+			s.log.Info("userprops: building index", attrs...)
+		}
+	}
+}
+
+// openIndexes finishes, at open, the builds a crash or a cancelled AddIndex
+// left half done, then adds and builds the declared indexes the file lacks.
+func (s *BoltStore) openIndexes() error {
+	ctx := context.Background()
+	for _, bi := range s.indexes.Load().all {
+		if !bi.ready {
+			s.log.Info("userprops: resuming the build of an index", "file", s.path, "index", bi.String())
+			if err := s.build(ctx, bi.Index, bi.id); err != nil {
+				return fmt.Errorf("userprops: %s: building index %s: %w", s.path, bi.Index, err)
+			}
+		}
+	}
+	for _, ix := range s.gate.Indexes() {
+		if err := s.AddIndex(ctx, ix); err != nil {
+			return fmt.Errorf("userprops: %s: building index %s: %w", s.path, ix, err)
+		}
+	}
+	return nil
+}
+
+// WithLogger sets where OpenBolt and AddIndex log the progress of index
+// builds; the default is slog.Default(). It is a bolt option: other stores
+// ignore it.
+func WithLogger(l *slog.Logger) Option {
+	return BackendOption(boltSetting(func(c *boltConfig) {
+		if l != nil {
+			c.log = l
+		}
+	}))
+}
+
+// checkIndexes verifies the indexes of tx against the properties, both
+// ways, and returns the problems (at most max): every record decodes and has
+// its entries bucket, and every entries bucket its record; every entry
+// names a property of the index's key whose value has that term; every
+// property of an index's key has the entries of all its terms (for an index
+// being built, the properties before its resume key). It reads every entry,
+// so that bbolt's own check reaches no page this goroutine has not read.
+func (s *BoltStore) checkIndexes(ctx context.Context, tx *bolt.Tx, max int) ([]string, error) {
+	var problems []string
+	report := func(format string, args ...any) bool {
+		if len(problems) < max {
+			problems = append(problems, fmt.Sprintf(format, args...))
+		}
+		return len(problems) < max
+	}
+	indexes, terms := tx.Bucket(boltIndexesBucket), tx.Bucket(boltTermsBucket)
+	if indexes == nil || terms == nil {
+		report("the indexes or terms bucket is missing")
+		return problems, nil
+	}
+	type checked struct {
+		Index
+		entries *bolt.Bucket
+		resume  []byte // building: properties from here on may lack entries
+		ready   bool
+	}
+	var all []checked
+	byKey := map[string][]int{}
+	err := indexes.ForEach(func(id, rec []byte) error {
+		ix, state, resume, err := decodeIndexRecord(id, rec)
+		if err != nil {
+			report("index %x: %v", id, err)
+			return nil
+		}
+		e := terms.Bucket(id)
+		if e == nil {
+			report("index %s has no entries bucket", ix)
+			return nil
+		}
+		byKey[ix.Key] = append(byKey[ix.Key], len(all))
+		all = append(all, checked{ix, e, resume, state == indexReady})
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	err = terms.ForEachBucket(func(id []byte) error {
+		if indexes.Get(id) == nil {
+			report("entries bucket %x belongs to no index", id)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	props := tx.Bucket(boltPropsBucket)
+	n := 0
+	tick := func() error {
+		if n++; n%4096 == 0 {
+			return ctx.Err()
+		}
+		return nil
+	}
+	// Entries → properties.
+	var kb []byte
+	for _, ix := range all {
+		c := ix.entries.Cursor()
+		for k, _ := c.First(); k != nil; k, _ = c.Next() {
+			if err := tick(); err != nil {
+				return nil, err
+			}
+			term, account, ok := decodeEntry(k)
+			if !ok {
+				report("index %s: entry %q does not decode", ix.Index, k)
+				continue
+			}
+			kb = boltKey(kb[:0], string(account), ix.Key)
+			rec := props.Get(kb)
+			if rec == nil {
+				report("index %s: entry %q names account %q, which has no property %s", ix.Index, k, account, abbrev(ix.Key))
+				continue
+			}
+			if checkRecord(kb, rec) != nil {
+				continue // the record walk reports it
+			}
+			if !slices.Contains(storedTerms(ix.Index, rec[recordHeaderLen:]), string(term)) {
+				report("index %s: entry %q: account %q's value has no such term", ix.Index, k, account)
+			}
+		}
+	}
+	if len(all) == 0 {
+		return problems, nil
+	}
+	// Properties → entries.
+	c := props.Cursor()
+	for k, v := c.First(); k != nil; k, v = c.Next() {
+		if err := tick(); err != nil {
+			return nil, err
+		}
+		account, key, ok := decodeKey(k)
+		if !ok || checkRecord(k, v) != nil {
+			continue // the record walk reports it
+		}
+		for _, i := range byKey[string(key)] {
+			ix := all[i]
+			if !ix.ready && (len(ix.resume) == 0 || bytes.Compare(k, ix.resume) >= 0) {
+				continue // not built yet
+			}
+			for _, t := range storedTerms(ix.Index, v[recordHeaderLen:]) {
+				if !hasKey(ix.entries, entryKey(t, account)) {
+					report("index %s: account %q has no entry for term %q", ix.Index, account, t)
+				}
+			}
+		}
+	}
+	return problems, nil
+}
