@@ -304,12 +304,21 @@ func BenchmarkGet(b *testing.B) {
 	})
 }
 
-// warm reads every page of the properties bucket once, so that timed reads
-// do not pay for first touches of the memory map.
+// warm reads every page of the properties bucket and of the index entries
+// once, so that timed reads do not pay for first touches of the memory map.
 func warm(b *testing.B, db *bolt.DB) {
-	err := db.View(func(tx *bolt.Tx) error {
-		c := tx.Bucket(boltPropsBucket).Cursor()
+	walk := func(bk *bolt.Bucket) {
+		c := bk.Cursor()
 		for k, _ := c.First(); k != nil; k, _ = c.Next() {
+		}
+	}
+	err := db.View(func(tx *bolt.Tx) error {
+		walk(tx.Bucket(boltPropsBucket))
+		if terms := tx.Bucket(boltTermsBucket); terms != nil {
+			return terms.ForEachBucket(func(id []byte) error {
+				walk(terms.Bucket(id))
+				return nil
+			})
 		}
 		return nil
 	})

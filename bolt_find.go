@@ -24,7 +24,10 @@ func (s *BoltStore) Find(ctx context.Context, q Query, page Page) (found Found, 
 		// The table is loaded after the transaction began: an index it
 		// shows complete since a later transaction is not used.
 		v := &boltView{s: s, tx: tx, txID: uint64(tx.ID()), table: s.indexes.Load(), props: tx.Bucket(boltPropsBucket)}
-		found, err = Evaluate(ctx, v, q, page)
+		var ok bool
+		if found, ok = v.findTerm(q, page); !ok {
+			found, err = Evaluate(ctx, v, q, page)
+		}
 		return err
 	})
 	return found, err
@@ -70,6 +73,52 @@ func (v *boltView) entries(ix Index) *bolt.Bucket {
 
 func (v *boltView) Indexed(ix Index) bool { return v.entries(ix) != nil }
 
+// findTerm answers, without listing every match, a query that is one
+// clause on a complete index whose literal has entries under one term
+// only (Index.Terms): its count record is the total, and the page is read
+// from its entries, which are the matches in order. It reports false when
+// q is not such a query, for Evaluate to answer: an And or an Or, a clause
+// without an index, a literal whose terms both have entries (an array may
+// hold 1 and "1"), or a term shortened in the index (see maxStoredTerm).
+func (v *boltView) findTerm(q Query, page Page) (Found, bool) {
+	n := q.n
+	if n.op != qClause {
+		return Found{}, false
+	}
+	e := v.entries(Index{n.key, n.path})
+	if e == nil {
+		return Found{}, false
+	}
+	var prefix []byte
+	var total uint64
+	for _, t := range n.lit.terms() {
+		stored, shortened := storedTerm(t)
+		if shortened {
+			return Found{}, false
+		}
+		p := termPrefix(nil, stored)
+		if count, ok := termCount(e.Get(p)); ok {
+			if prefix != nil {
+				return Found{}, false
+			}
+			prefix, total = p, count
+		}
+	}
+	found := Found{AccountIDs: []string{}, Total: int(total)}
+	if prefix == nil || page.StartAt >= found.Total {
+		return found, true
+	}
+	c := e.Cursor()
+	k, _ := c.Seek(prefix) // the count record
+	for skip := page.StartAt; skip >= 0 && k != nil; skip-- {
+		k, _ = c.Next()
+	}
+	for ; k != nil && bytes.HasPrefix(k, prefix) && len(found.AccountIDs) < page.MaxResults; k, _ = c.Next() {
+		found.AccountIDs = append(found.AccountIDs, string(k[len(prefix):]))
+	}
+	return found, true
+}
+
 // Lookup walks the entries of term: the accounts come in ascending byte
 // order. The accounts of a shortened term (see maxStoredTerm) are checked
 // against their values.
@@ -83,6 +132,9 @@ func (v *boltView) Lookup(ctx context.Context, ix Index, term string) ([]string,
 	var ids []string
 	c := e.Cursor()
 	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+		if len(k) == len(prefix) {
+			continue // the term's count record
+		}
 		if len(ids)%4096 == 4095 {
 			if err := ctx.Err(); err != nil {
 				return nil, err

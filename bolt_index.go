@@ -195,10 +195,25 @@ func entryKey(t string, accountID []byte) []byte {
 	return append(termPrefix(k, t), accountID...)
 }
 
-// decodeEntry splits an entry key into its stored term and account ID.
+// decodeEntry splits a key of an entries bucket into its stored term and
+// account ID; a term's count record (see termCount) has no account ID.
 func decodeEntry(k []byte) (term, accountID []byte, ok bool) {
 	term, accountID, ok = decodeKey(k) // the same shape: uvarint(len) | a | b
-	return term, accountID, ok && len(term) > 0 && len(accountID) > 0
+	return term, accountID, ok && len(term) > 0
+}
+
+// A term's count record is the term's prefix alone, uvarint(len(t)) | t,
+// just before its entries, with the number of its entries as its value,
+// uint64 big-endian; a term with no entries has none. Find reads a whole
+// term's total from it, and its first page from the entries after it.
+
+// termCount decodes the value of a count record.
+func termCount(v []byte) (uint64, bool) {
+	if len(v) != 8 {
+		return 0, false
+	}
+	n := binary.BigEndian.Uint64(v)
+	return n, n > 0
 }
 
 // hasKey reports whether b holds key k. (Entries have empty values, and
@@ -206,6 +221,48 @@ func decodeEntry(k []byte) (term, accountID []byte, ok bool) {
 func hasKey(b *bolt.Bucket, k []byte) bool {
 	got, _ := b.Cursor().Seek(k)
 	return bytes.Equal(got, k)
+}
+
+// countEntries adds delta to the count record of stored term t in e.
+func (b *batchTx) countEntries(e *bolt.Bucket, t string, delta int64) error {
+	k := termPrefix(nil, t)
+	var n uint64
+	if v := e.Get(k); v != nil {
+		var ok bool
+		if n, ok = termCount(v); !ok {
+			return b.s.gate.MarkDamaged(fmt.Errorf("%w: %s: count record %q of %d bytes", ErrCorrupt, b.s.path, k, len(v)))
+		}
+	}
+	switch after := int64(n) + delta; {
+	case after < 0:
+		return b.s.gate.MarkDamaged(fmt.Errorf("%w: %s: term %q counts %d entries, fewer than it has", ErrCorrupt, b.s.path, t, n))
+	case after == int64(n):
+		return nil
+	case after == 0:
+		return e.Delete(k)
+	default:
+		return e.Put(k, binary.BigEndian.AppendUint64(nil, uint64(after)))
+	}
+}
+
+// setEntry adds (add) or removes the entry (t, account) of e, and counts
+// it, unless e already has it or already lacks it: a write reaches
+// properties a build has not, and a build properties a write has indexed.
+func (b *batchTx) setEntry(e *bolt.Bucket, t string, account []byte, add bool) error {
+	k := entryKey(t, account)
+	if hasKey(e, k) == add {
+		return nil
+	}
+	var err error
+	if add {
+		err = e.Put(k, nil)
+	} else {
+		err = e.Delete(k)
+	}
+	if err != nil {
+		return err
+	}
+	return b.countEntries(e, t, map[bool]int64{true: 1, false: -1}[add])
 }
 
 // loadIndexes reads the index records of tx into a table; every index's
@@ -259,14 +316,14 @@ func (b *batchTx) reindex(k, old, rec []byte) error {
 		}
 		for _, t := range before {
 			if !slices.Contains(after, t) {
-				if err := entries.Delete(entryKey(t, account)); err != nil {
+				if err := b.setEntry(entries, t, account, false); err != nil {
 					return err
 				}
 			}
 		}
 		for _, t := range after {
 			if !slices.Contains(before, t) {
-				if err := entries.Put(entryKey(t, account), nil); err != nil {
+				if err := b.setEntry(entries, t, account, true); err != nil {
 					return err
 				}
 			}
@@ -376,7 +433,11 @@ func (b *batchTx) buildBatch(w *boltWrite) (answer, err error) {
 	} else {
 		k, v = c.Seek(resume)
 	}
-	var keys [][]byte
+	type entry struct {
+		term string
+		key  []byte
+	}
+	var adds []entry
 	for ; k != nil && w.progress.read < b.s.buildBatch; k, v = c.Next() {
 		w.progress.read++
 		account, key, ok := decodeKey(k)
@@ -391,14 +452,27 @@ func (b *batchTx) buildBatch(w *boltWrite) (answer, err error) {
 		}
 		w.progress.indexed++
 		for _, t := range storedTerms(ix, v[recordHeaderLen:]) {
-			keys = append(keys, entryKey(t, account))
+			adds = append(adds, entry{t, entryKey(t, account)})
 		}
 	}
-	// In key order, bbolt fills its pages one after another.
-	slices.SortFunc(keys, bytes.Compare)
-	for _, e := range keys {
-		if err := entries.Put(e, nil); err != nil {
-			return nil, err
+	// In key order, bbolt fills its pages one after another, and the
+	// entries of each term come together, to be counted at once. Entries
+	// a write made already are neither put nor counted again.
+	slices.SortFunc(adds, func(x, y entry) int { return bytes.Compare(x.key, y.key) })
+	ec := entries.Cursor()
+	var added int64
+	for i, e := range adds {
+		if got, _ := ec.Seek(e.key); !bytes.Equal(got, e.key) {
+			if err := entries.Put(e.key, nil); err != nil {
+				return nil, err
+			}
+			added++
+		}
+		if i+1 == len(adds) || adds[i+1].term != e.term {
+			if err := b.countEntries(entries, e.term, added); err != nil {
+				return nil, err
+			}
+			added = 0
 		}
 	}
 	if k != nil {
@@ -546,9 +620,10 @@ func WithLogger(l *slog.Logger) Option {
 // checkIndexes verifies the indexes of tx against the properties, both
 // ways, and returns the problems (at most max): every record decodes and has
 // its entries bucket, and every entries bucket its record; every entry
-// names a property of the index's key whose value has that term; every
-// property of an index's key has the entries of all its terms (for an index
-// being built, the properties before its resume key). It reads every entry,
+// names a property of the index's key whose value has that term, and each
+// term's count record counts its entries; every property of an index's key
+// has the entries of all its terms (for an index being built, the
+// properties before its resume key). It reads every entry,
 // so that bbolt's own check reaches no page this goroutine has not read.
 func (s *BoltStore) checkIndexes(ctx context.Context, tx *bolt.Tx, max int) ([]string, error) {
 	var problems []string
@@ -606,19 +681,38 @@ func (s *BoltStore) checkIndexes(ctx context.Context, tx *bolt.Tx, max int) ([]s
 		}
 		return nil
 	}
-	// Entries → properties.
+	// Entries → properties, and each term's count record → its entries.
 	var kb []byte
 	for _, ix := range all {
+		var term []byte // of the run of entries being counted
+		var have, want uint64
+		var counted bool
+		endTerm := func() {
+			if term != nil && (!counted || have != want) {
+				report("index %s: term %q has %d entries, its count record says %d (present: %v)", ix.Index, term, have, want, counted)
+			}
+		}
 		c := ix.entries.Cursor()
-		for k, _ := c.First(); k != nil; k, _ = c.Next() {
+		for k, v := c.First(); k != nil; k, v = c.Next() {
 			if err := tick(); err != nil {
 				return nil, err
 			}
-			term, account, ok := decodeEntry(k)
+			t, account, ok := decodeEntry(k)
 			if !ok {
 				report("index %s: entry %q does not decode", ix.Index, k)
 				continue
 			}
+			if !bytes.Equal(t, term) {
+				endTerm()
+				term, have, want, counted = bytes.Clone(t), 0, 0, false
+			}
+			if len(account) == 0 {
+				if want, counted = termCount(v); !counted {
+					report("index %s: count record %q holds %x", ix.Index, k, v)
+				}
+				continue
+			}
+			have++
 			kb = boltKey(kb[:0], string(account), ix.Key)
 			rec := props.Get(kb)
 			if rec == nil {
@@ -628,10 +722,11 @@ func (s *BoltStore) checkIndexes(ctx context.Context, tx *bolt.Tx, max int) ([]s
 			if checkRecord(kb, rec) != nil {
 				continue // the record walk reports it
 			}
-			if !slices.Contains(storedTerms(ix.Index, rec[recordHeaderLen:]), string(term)) {
+			if !slices.Contains(storedTerms(ix.Index, rec[recordHeaderLen:]), string(t)) {
 				report("index %s: entry %q: account %q's value has no such term", ix.Index, k, account)
 			}
 		}
+		endTerm()
 	}
 	if len(all) == 0 {
 		return problems, nil

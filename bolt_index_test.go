@@ -427,6 +427,13 @@ func TestBolt_CheckFindsWrongIndex(t *testing.T) {
 			return e.Put(entryKey("sOslo", []byte("nobody")), nil)
 		},
 		"entry that does not decode": func(e *bolt.Bucket) error { return e.Put([]byte{0xff}, nil) },
+		"count record wrong": func(e *bolt.Bucket) error {
+			return e.Put(termPrefix(nil, "sOslo"), binary.BigEndian.AppendUint64(nil, 3))
+		},
+		"count record missing": func(e *bolt.Bucket) error { return e.Delete(termPrefix(nil, "sOslo")) },
+		"count record of a term without entries": func(e *bolt.Bucket) error {
+			return e.Put(termPrefix(nil, "sBergen"), binary.BigEndian.AppendUint64(nil, 1))
+		},
 	} {
 		t.Run(name, func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "props.db")
