@@ -245,24 +245,41 @@ func (b *batchTx) countEntries(e *bolt.Bucket, t string, delta int64) error {
 	}
 }
 
-// setEntry adds (add) or removes the entry (t, account) of e, and counts
-// it, unless e already has it or already lacks it: a write reaches
+// setEntry adds (add) or removes the entry (t, account) of ix, and counts
+// it, unless the index already has it or already lacks it: a write reaches
 // properties a build has not, and a build properties a write has indexed.
-func (b *batchTx) setEntry(e *bolt.Bucket, t string, account []byte, add bool) error {
+func (ix *batchIndex) setEntry(t string, account []byte, add bool) error {
 	k := entryKey(t, account)
-	if hasKey(e, k) == add {
+	c := ix.entries.Cursor()
+	if got, _ := c.Seek(k); bytes.Equal(got, k) == add {
 		return nil
 	}
 	var err error
 	if add {
-		err = e.Put(k, nil)
+		err = ix.entries.Put(k, nil)
 	} else {
-		err = e.Delete(k)
+		err = c.Delete()
 	}
-	if err != nil {
-		return err
+	if err == nil {
+		ix.count(t, map[bool]int64{true: 1, false: -1}[add])
 	}
-	return b.countEntries(e, t, map[bool]int64{true: 1, false: -1}[add])
+	return err
+}
+
+// batchIndex is an index as a batch writes it: its entries bucket, and the
+// changes to the counts of its terms, written once at the end of the batch
+// (flushCounts), however many writes of the batch change them.
+type batchIndex struct {
+	*boltIndex
+	entries *bolt.Bucket
+	counts  map[string]int64
+}
+
+func (ix *batchIndex) count(t string, delta int64) {
+	if ix.counts == nil {
+		ix.counts = map[string]int64{}
+	}
+	ix.counts[t] += delta
 }
 
 // loadIndexes reads the index records of tx into a table; every index's
@@ -310,20 +327,20 @@ func (b *batchTx) reindex(k, old, rec []byte) error {
 		if rec != nil {
 			after = storedTerms(bi.Index, rec[recordHeaderLen:])
 		}
-		entries, err := b.entries(bi)
+		ix, err := b.index(bi)
 		if err != nil {
 			return err
 		}
 		for _, t := range before {
 			if !slices.Contains(after, t) {
-				if err := b.setEntry(entries, t, account, false); err != nil {
+				if err := ix.setEntry(t, account, false); err != nil {
 					return err
 				}
 			}
 		}
 		for _, t := range after {
 			if !slices.Contains(before, t) {
-				if err := b.setEntry(entries, t, account, true); err != nil {
+				if err := ix.setEntry(t, account, true); err != nil {
 					return err
 				}
 			}
@@ -332,20 +349,33 @@ func (b *batchTx) reindex(k, old, rec []byte) error {
 	return nil
 }
 
-// entries returns the entries bucket of bi in the batch's transaction.
-func (b *batchTx) entries(bi *boltIndex) (*bolt.Bucket, error) {
-	if e := b.entryBuckets[string(bi.id)]; e != nil {
-		return e, nil
+// index returns bi as the batch writes it.
+func (b *batchTx) index(bi *boltIndex) (*batchIndex, error) {
+	if ix := b.open[string(bi.id)]; ix != nil {
+		return ix, nil
 	}
 	e := b.tx.Bucket(boltTermsBucket).Bucket(bi.id)
 	if e == nil {
 		return nil, b.s.gate.MarkDamaged(fmt.Errorf("%w: %s: index %s has lost its entries bucket", ErrCorrupt, b.s.path, bi.Index))
 	}
-	if b.entryBuckets == nil {
-		b.entryBuckets = map[string]*bolt.Bucket{}
+	if b.open == nil {
+		b.open = map[string]*batchIndex{}
 	}
-	b.entryBuckets[string(bi.id)] = e
-	return e, nil
+	ix := &batchIndex{boltIndex: bi, entries: e}
+	b.open[string(bi.id)] = ix
+	return ix, nil
+}
+
+// flushCounts writes the count changes of the batch's writes.
+func (b *batchTx) flushCounts() error {
+	for _, ix := range b.open {
+		for t, delta := range ix.counts {
+			if err := b.countEntries(ix.entries, t, delta); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // buildProgress is what one build transaction did.
@@ -390,6 +420,7 @@ func (w *boltWrite) applyIndexWrite(b *batchTx) (answer, err error) {
 		if err := b.tx.Bucket(boltTermsBucket).DeleteBucket(bi.id); err != nil {
 			return nil, err
 		}
+		delete(b.open, string(bi.id))
 		b.tab = b.tab.without(bi.id)
 		return nil, nil
 	}
@@ -418,10 +449,11 @@ func (b *batchTx) buildBatch(w *boltWrite) (answer, err error) {
 		w.progress.done = true
 		return nil, nil
 	}
-	entries, err := b.entries(bi)
+	bix, err := b.index(bi)
 	if err != nil {
 		return nil, err
 	}
+	entries := bix.entries
 	props := b.tx.Bucket(boltPropsBucket)
 	if len(resume) == 0 {
 		w.progress.total = props.Stats().KeyN
@@ -460,19 +492,12 @@ func (b *batchTx) buildBatch(w *boltWrite) (answer, err error) {
 	// a write made already are neither put nor counted again.
 	slices.SortFunc(adds, func(x, y entry) int { return bytes.Compare(x.key, y.key) })
 	ec := entries.Cursor()
-	var added int64
-	for i, e := range adds {
+	for _, e := range adds {
 		if got, _ := ec.Seek(e.key); !bytes.Equal(got, e.key) {
 			if err := entries.Put(e.key, nil); err != nil {
 				return nil, err
 			}
-			added++
-		}
-		if i+1 == len(adds) || adds[i+1].term != e.term {
-			if err := b.countEntries(entries, e.term, added); err != nil {
-				return nil, err
-			}
-			added = 0
+			bix.count(e.term, 1)
 		}
 	}
 	if k != nil {

@@ -180,7 +180,7 @@ func (s *BoltStore) commit(batch []*boltWrite) {
 				return err
 			}
 		}
-		return nil
+		return b.flushCounts()
 	})
 	if err == nil && b.tab != s.indexes.Load() {
 		// Only now that the batch is committed: a Find that loads the
@@ -215,7 +215,7 @@ type batchTx struct {
 	props, usage *bolt.Bucket
 	now          int64
 	tab          *indexTable
-	entryBuckets map[string]*bolt.Bucket // by index id, once looked up
+	open         map[string]*batchIndex // the indexes written, by id
 }
 
 // apply performs w in the transaction b. It returns w's own answer, and a
