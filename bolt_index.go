@@ -597,7 +597,7 @@ func (s *BoltStore) build(ctx context.Context, ix Index, id []byte) error {
 			elapsed := time.Since(start)
 			s.log.Info("userprops: built index", "file", s.path, "index", ix.String(),
 				"read", read, "indexed", indexed, "elapsed", elapsed.Round(time.Millisecond),
-				"per_second", int(float64(read)/max(elapsed.Seconds(), 1e-9)))
+				"read_per_second", int(float64(read)/max(elapsed.Seconds(), 1e-9)))
 			return nil
 		}
 		if time.Since(last) >= time.Second {
