@@ -126,17 +126,7 @@ func writeFixture(path string, users int, propsOf func(user int, put func(key st
 		return err
 	}
 	defer db.Close()
-	err = db.Update(func(tx *bolt.Tx) error {
-		meta, err := tx.CreateBucket(boltMetaBucket)
-		if err != nil {
-			return err
-		}
-		if _, err = tx.CreateBucket(boltPropsBucket); err != nil {
-			return err
-		}
-		return upgradeFormat(tx, meta, 0)
-	})
-	if err != nil {
+	if err := db.Update(createLayout); err != nil {
 		return err
 	}
 	const usersPerTx = 5000

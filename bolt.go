@@ -134,6 +134,13 @@ const boltLockPoll = 50 * time.Millisecond
 // while a lone writer pays exactly one commit. Reads run in parallel with each
 // other and with the commit in progress, and copy what they return out of the
 // file's memory map.
+//
+// The file keeps its indexes (WithIndex, AddIndex; listed by Indexes,
+// removed by DropIndex): every write moves its property's index entries in
+// the commit that writes the property, so an index never lags, and Find
+// answers the clauses on an indexed key and path from one range of entries.
+// An index costs each write of its key the reading of two values and, when
+// the indexed value changes, two more places in the file to write.
 type BoltStore struct {
 	gate *Gate
 	db   *bolt.DB
@@ -553,17 +560,7 @@ func (s *BoltStore) initFormat() error {
 	case err != nil:
 		return err
 	case empty:
-		err = s.update("initialise", func(tx *bolt.Tx) error {
-			meta, err := tx.CreateBucket(boltMetaBucket)
-			if err != nil {
-				return err
-			}
-			if _, err = tx.CreateBucket(boltPropsBucket); err != nil {
-				return err
-			}
-			return upgradeFormat(tx, meta, 0)
-		})
-		if err != nil {
+		if err = s.update("initialise", createLayout); err != nil {
 			return fmt.Errorf("userprops: initialising %s: %w", s.path, err)
 		}
 	case format < boltFormat:
@@ -590,6 +587,18 @@ var boltFormatBuckets = []struct {
 	{boltUsageBucket, 2},
 	{boltIndexesBucket, 3},
 	{boltTermsBucket, 3},
+}
+
+// createLayout lays out the empty file of tx in the current format.
+func createLayout(tx *bolt.Tx) error {
+	meta, err := tx.CreateBucket(boltMetaBucket)
+	if err != nil {
+		return err
+	}
+	if _, err = tx.CreateBucket(boltPropsBucket); err != nil {
+		return err
+	}
+	return upgradeFormat(tx, meta, 0)
 }
 
 // upgradeFormat takes the file of tx, of format from (0: a new file, with

@@ -395,12 +395,19 @@ func (w *boltWrite) applyIndexWrite(b *batchTx) (answer, err error) {
 			w.indexID, w.progress.done = bi.id, bi.ready
 			return nil, nil
 		}
-		seq, err := indexes.NextSequence()
-		if err != nil {
-			return nil, err
+		// Ids are never reused; one in use (left by damage or a copy
+		// whose sequence was lost) is skipped, so that adding an index
+		// cannot fail the writes committed with it.
+		terms := b.tx.Bucket(boltTermsBucket)
+		var id []byte
+		for id == nil || terms.Bucket(id) != nil || indexes.Get(id) != nil {
+			seq, err := indexes.NextSequence()
+			if err != nil {
+				return nil, err
+			}
+			id = binary.BigEndian.AppendUint64(nil, seq)
 		}
-		id := binary.BigEndian.AppendUint64(nil, seq)
-		if _, err := b.tx.Bucket(boltTermsBucket).CreateBucket(id); err != nil {
+		if _, err := terms.CreateBucket(id); err != nil {
 			return nil, err
 		}
 		if err := indexes.Put(id, encodeIndexRecord(id, w.index, indexBuilding, nil)); err != nil {

@@ -457,3 +457,41 @@ func TestBolt_CheckFindsWrongIndex(t *testing.T) {
 		})
 	}
 }
+
+// TestBolt_Index_DropDuringBuild drops an index while AddIndex builds it:
+// the build ends with ErrNotFound, and nothing of the index is left.
+func TestBolt_Index_DropDuringBuild(t *testing.T) {
+	defer func(n int) { boltBuildBatch = n }(boltBuildBatch)
+	boltBuildBatch = 5
+	ctx := context.Background()
+	s := openIndexed(t, filepath.Join(t.TempDir(), "props.db"))
+	for i := range 100 {
+		_, err := s.Set(ctx, fmt.Sprintf("a%03d", i), "loc", fmt.Appendf(nil, `{"city":"c%d"}`, i%10))
+		require.NoError(t, err)
+	}
+	ix := Index{"loc", "city"}
+	batches := 0
+	dropped := make(chan error, 1)
+	s.commitTrace = func(batch []*boltWrite) {
+		for _, w := range batch {
+			if w.kind == writeBuildIndex {
+				if batches++; batches == 3 {
+					go func() { dropped <- s.DropIndex(ctx, ix) }()
+				}
+			}
+		}
+	}
+	require.ErrorIs(t, s.AddIndex(ctx, ix), ErrNotFound)
+	require.NoError(t, <-dropped)
+	infos, err := s.Indexes(ctx)
+	require.NoError(t, err)
+	assert.Empty(t, infos)
+	require.NoError(t, s.Check(ctx))
+	require.NoError(t, s.view("test", func(tx *bolt.Tx) error {
+		k, _ := tx.Bucket(boltTermsBucket).Cursor().First()
+		assert.Nil(t, k, "an entries bucket is left")
+		return nil
+	}))
+	require.NoError(t, s.AddIndex(ctx, ix), "adding it again")
+	require.NoError(t, s.Check(ctx))
+}
