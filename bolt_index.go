@@ -539,8 +539,9 @@ func (s *BoltStore) Indexes(ctx context.Context) ([]IndexInfo, error) {
 // AddIndex adds ix to the indexes the file keeps, for good, as if the store
 // had been opened WithIndex(ix.Key, ix.Path): from the next commit on every
 // write keeps it, and AddIndex builds it from the properties already
-// stored, in batches of one transaction each, while other calls go on; Find
-// uses it once it is complete. AddIndex returns nil once ix is ready (at
+// stored, in batches of one transaction each (100,000 properties read),
+// while other calls go on: writes wait for the batch in progress, some
+// tenths of a second. Find uses it once it is complete. AddIndex returns nil once ix is ready (at
 // once if it already was), logs its progress (WithLogger), and returns an
 // error wrapping ErrInvalidQuery if ix is invalid.
 //
