@@ -45,17 +45,6 @@ const maxStoredTerm = 256
 // half-way.
 var boltBuildBatch = 100_000
 
-// IndexInfo describes one index a bolt file keeps (BoltStore.Indexes).
-type IndexInfo struct {
-	Index
-	// Ready reports whether the index is complete, so that Find answers
-	// from it. An index that is not ready is being built (by AddIndex or
-	// OpenBolt); every write keeps it up to date meanwhile, and OpenBolt
-	// finishes its build if a crash or a cancelled AddIndex interrupted
-	// it.
-	Ready bool
-}
-
 // boltIndex is one index of the file, as the committer and Find know it.
 // Values are never modified once published in an indexTable.
 type boltIndex struct {
@@ -518,22 +507,26 @@ func (b *batchTx) buildBatch(w *boltWrite) (answer, err error) {
 	return nil, nil
 }
 
-// Indexes returns the indexes the file keeps, ordered by when they were
+// Indexes returns the indexes the file keeps, in the order they were
 // added, whether they were declared with WithIndex, added with AddIndex or
-// found in the file. It returns ErrClosed after Close.
-func (s *BoltStore) Indexes(ctx context.Context) ([]IndexInfo, error) {
-	if err := s.gate.Ready(ctx); err != nil {
+// found in the file: those Find uses and any still being built (by an
+// AddIndex in progress, or one cancelled, which the next OpenBolt
+// finishes). It returns ErrClosed after Close.
+func (s *BoltStore) Indexes() ([]Index, error) {
+	if err := s.gate.Ready(context.Background()); err != nil {
 		return nil, err
 	}
-	var infos []IndexInfo
+	var ixs []Index
 	err := s.view("indexes", func(tx *bolt.Tx) error {
 		t, err := s.loadIndexes(tx)
-		for _, bi := range t.all {
-			infos = append(infos, IndexInfo{bi.Index, bi.ready})
+		if err == nil {
+			for _, bi := range t.all {
+				ixs = append(ixs, bi.Index)
+			}
 		}
 		return err
 	})
-	return infos, err
+	return ixs, err
 }
 
 // AddIndex adds ix to the indexes the file keeps, for good, as if the store
