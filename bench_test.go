@@ -648,3 +648,62 @@ func BenchmarkSetDuringBackup(b *testing.B) {
 type writerFunc func(p []byte) (int, error)
 
 func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
+
+// benchSettings is benchValue's shape, for the typed helpers.
+type benchSettings struct {
+	Theme     string `json:"theme"`
+	Language  string `json:"language"`
+	Timezone  string `json:"timezone"`
+	Dashboard struct {
+		Columns []int    `json:"columns"`
+		Dense   bool     `json:"dense"`
+		Filters []string `json:"filters"`
+	} `json:"dashboard"`
+	Notifications map[string]bool `json:"notifications"`
+	Seen          int64           `json:"seen"`
+}
+
+// BenchmarkGetJSON measures GetJSON beside what it replaces, Get and then
+// json.Unmarshal, on the same store in the same run.
+//
+//	go test -run '^$' -bench GetJSON -count 10 -benchmem
+func BenchmarkGetJSON(b *testing.B) {
+	ctx := context.Background()
+	bolt, err := OpenBolt(filepath.Join(b.TempDir(), "props.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer bolt.Close()
+	mem := NewMemory()
+	defer mem.Close()
+	for _, s := range []struct {
+		name  string
+		store Store
+	}{{"memory", mem}, {"bolt", bolt}} {
+		if _, err := s.store.Set(ctx, "user-0000001", "settings", benchValue); err != nil {
+			b.Fatal(err)
+		}
+		b.Run(s.name+"/GetJSON", func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				v, _, err := GetJSON[benchSettings](ctx, s.store, "user-0000001", "settings")
+				if err != nil || v.Seen == 0 {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run(s.name+"/Get+Unmarshal", func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				p, err := s.store.Get(ctx, "user-0000001", "settings")
+				if err != nil {
+					b.Fatal(err)
+				}
+				var v benchSettings
+				if err := json.Unmarshal(p.Value, &v); err != nil || v.Seen == 0 {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

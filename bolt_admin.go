@@ -98,43 +98,6 @@ func (s *BoltStore) Backup(ctx context.Context, w io.Writer) (n int64, err error
 	return n, err
 }
 
-// ForEach calls fn with every property of the store, in one read transaction:
-// a consistent snapshot, while other calls go on. Properties come grouped by
-// account (accounts ordered by the length of their ID, then byte-wise), each
-// account's in the byte order of their keys. Every record's checksum is
-// verified (ErrCorrupt). The Property passed to fn is fn's to keep. ForEach
-// stops at the first error fn returns and returns it. fn may call the store,
-// writes included; as with Backup, a write that makes the file outgrow its
-// memory map waits for ForEach to end, so give such writes a deadline (they
-// then return ErrOutcomeUnknown rather than wait).
-func (s *BoltStore) ForEach(ctx context.Context, fn func(Property) error) error {
-	if err := s.gate.Ready(ctx); err != nil {
-		return err
-	}
-	return s.view("export", func(tx *bolt.Tx) error {
-		c := tx.Bucket(boltPropsBucket).Cursor()
-		n := 0
-		for k, v := c.First(); k != nil; k, v = c.Next() {
-			if n++; n%1024 == 0 {
-				if err := ctx.Err(); err != nil {
-					return err
-				}
-			}
-			account, key, ok := decodeKey(k)
-			if !ok {
-				return s.gate.MarkDamaged(fmt.Errorf("%w: %s: key %q does not decode", ErrCorrupt, s.path, k))
-			}
-			if err := checkRecord(k, v); err != nil {
-				return s.gate.MarkDamaged(fmt.Errorf("%w: %s: key %q: %v", ErrCorrupt, s.path, k, err))
-			}
-			if err := fn(decodeRecord(string(account), string(key), v)); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-}
-
 // Restore writes props in one transaction and returns once it is synced,
 // each property exactly as given (Value, Version and UpdatedAt), replacing
 // whatever is stored under the same account and key. Every property is first

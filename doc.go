@@ -44,6 +44,17 @@
 // others only on their own), and HTTPStatus maps every error to the status
 // Jira's REST API answers with.
 //
+// # Finding users
+//
+// Store.Find returns the accounts whose properties match a Query, one Page
+// at a time, as Jira's user search does: build a Query with Where, And and
+// Or, or parse Jira's structured query with ParseQuery
+// (`[location].office.city is "Sydney"`) or its property filter with
+// ParsePropertyFilter. Paths are read with gjson; the matching rules are in
+// the documentation of Query. WithIndex declares an index that makes the
+// clauses on one key and path fast; an index changes how fast Find
+// answers, never what it answers.
+//
 // # Options
 //
 // Options that name no backend (WithDirectory, WithClock,

@@ -1,6 +1,7 @@
 package userprops
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -96,10 +97,38 @@ var (
 	ErrFormatVersion = errors.New("userprops: store file format is newer than this library supports")
 )
 
-// HTTPStatus returns the HTTP status code that Jira's REST API answers for err:
-// 400 for invalid input, an invalid query and a full account, 401, 403, 404 for a missing user or property, 405 for
-// a missing property key, 503 for a closed store, 200 for nil and 500 for
-// anything else, damage and locked files included.
+// StatusClientClosedRequest is the status HTTPStatus gives a call whose
+// context was canceled: 499, nginx's "client closed request", which Go
+// servers and proxies use for a caller that went away before the answer.
+// net/http has no constant for it, and no client ever reads it; it is for
+// logs and metrics.
+const StatusClientClosedRequest = 499
+
+// HTTPStatus returns the HTTP status code that Jira's REST API answers for
+// err, matching with errors.Is, the first row that matches wins:
+//
+//	nil                                              200
+//	ErrUnauthorized                                  401
+//	ErrForbidden                                     403
+//	ErrKeyMissing                                    405
+//	ErrAccountIDMissing, ErrInvalidAccountID,        400 (Jira answers 400 for
+//	ErrKeyTooLong, ErrInvalidKey, ErrValueMissing,       every broken rule)
+//	ErrValueTooLarge, ErrInvalidJSON, ErrAccountFull,
+//	ErrInvalidQuery
+//	ErrNotFound, ErrUserNotFound                     404
+//	ErrClosed                                        503
+//	ErrOutcomeUnknown, ErrLocked, ErrNotStore,       500
+//	ErrCorrupt, ErrFormatVersion
+//	context.Canceled                                 499 (StatusClientClosedRequest)
+//	context.DeadlineExceeded                         504
+//	anything else                                    500
+//
+// The context errors come after this package's errors, so that an error
+// wrapping both answers for the sentinel. A store returns ctx.Err() for a
+// call whose context ended before it was made (see Store): canceled means
+// the caller went away, which a server does not answer (499 is for its
+// logs); an expired deadline is the server's own time limit, 504 as a
+// gateway that gave up waiting answers.
 func HTTPStatus(err error) int {
 	if err == nil {
 		return http.StatusOK
@@ -109,11 +138,19 @@ func HTTPStatus(err error) int {
 			return row.status
 		}
 	}
+	switch {
+	case errors.Is(err, context.Canceled):
+		return StatusClientClosedRequest
+	case errors.Is(err, context.DeadlineExceeded):
+		return http.StatusGatewayTimeout
+	}
 	return http.StatusInternalServerError
 }
 
 // httpStatuses gives every sentinel of this file its status, first match
-// wins; a test checks that each exported Err… has a row.
+// wins; a test checks that each exported Err… has a row. The context
+// errors are not this package's sentinels: HTTPStatus matches them after
+// the table.
 var httpStatuses = [...]struct {
 	err    error
 	status int

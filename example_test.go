@@ -123,7 +123,7 @@ func ExampleValidateValue() {
 	// 200 <nil>
 	// 200 <nil>
 	// 400 userprops: property value is empty
-	// 400 userprops: property value is not valid JSON
+	// 400 userprops: property value is not valid JSON: invalid character '{' after top-level value at byte 7
 	// 400 userprops: property value is too large: it is 32769 bytes long, the maximum is 32768
 }
 
@@ -178,4 +178,46 @@ func ExampleWithAccountLimits() {
 	// <nil>
 	// <nil>
 	// userprops: account has reached its limit: account "5b10ac8d82e05b22cc7d4ef5" would hold 1121 bytes of keys and values, more than the limit of 1024
+}
+
+func ExampleParseQuery() {
+	ctx := context.Background()
+	// An index on the path the query reads: the same answers, faster.
+	store := userprops.NewMemory(userprops.WithIndex("location", "office.city"))
+	defer store.Close()
+	for id, location := range map[string]string{
+		"5b10ac8d82e05b22cc7d4ef5": `{"office":{"country":"AU","city":"Sydney"}}`,
+		"5b10a2844c20165700ede21g": `{"office":{"country":"NO","city":"Oslo"}}`,
+		"5b109f2e9729b51b54dc274d": `{"office":{"country":"AU","city":["Sydney","Melbourne"]}}`,
+	} {
+		if _, err := store.Set(ctx, id, "location", []byte(location)); err != nil {
+			log.Fatal(err)
+		}
+	}
+
+	q, err := userprops.ParseQuery(`[location].office.city is "Sydney"`)
+	if err != nil {
+		log.Fatal(err)
+	}
+	found, err := store.Find(ctx, q, userprops.Page{})
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(found.Total, found.AccountIDs)
+
+	_, err = userprops.ParseQuery(`[location].office.city is Sydney`)
+	fmt.Println(err)
+	// Output:
+	// 2 [5b109f2e9729b51b54dc274d 5b10ac8d82e05b22cc7d4ef5]
+	// userprops: invalid query: at byte 26: expected a value (a quoted string, a number, true or false), found "Sydney"
+}
+
+func ExampleWhere() {
+	q := userprops.And(
+		userprops.Where("onboarding", "done", false),
+		userprops.Or(userprops.Where("team", "", "core"), userprops.Where("team", "", "infra")),
+	)
+	fmt.Println(q)
+	// Output:
+	// [onboarding].done is false AND ([team] is "core" OR [team] is "infra")
 }

@@ -166,22 +166,7 @@ func (e *evaluator) clause(n *qnode, cands []string, restrict bool) ([]string, e
 	ix := Index{n.key, n.path}
 	indexed := e.view.Indexed(ix)
 	if restrict && (!indexed || len(cands) <= checkOneByOne) {
-		var ids []string
-		for i, id := range cands {
-			if i%256 == 255 {
-				if err := e.ctx.Err(); err != nil {
-					return nil, err
-				}
-			}
-			v, ok, err := e.view.Value(e.ctx, id, n.key)
-			if err != nil {
-				return nil, err
-			}
-			if ok && n.lit.matches(selectValue(v, n.gpath)) {
-				ids = append(ids, id)
-			}
-		}
-		return ids, nil
+		return e.check(n, cands) // find_values.go
 	}
 	var ids []string
 	if indexed {

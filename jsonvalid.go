@@ -2,7 +2,11 @@ package userprops
 
 import (
 	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
 	"math/bits"
+	"strings"
 	"unicode/utf8"
 )
 
@@ -274,4 +278,74 @@ func scanString(b []byte, i int) (int, bool) {
 
 func isHex(c byte) bool {
 	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
+}
+
+// What ValidateValue says of an invalid value. validJSON only tells what
+// kind of fault it met, so that it stays as fast on valid values as it was;
+// these functions find the place again, on the failure path only.
+
+// syntaxError returns the ErrInvalidJSON error for b, in which validJSON
+// found a syntax error: encoding/json's own scanner reads b again and says
+// what it expected and where. A *json.SyntaxError's Offset counts the bytes
+// read, the bad one included; at the end of the input the scanner reads one
+// more space, so a value cut short in a literal or a number reads "invalid
+// character ' ' in literal true (expecting 'e')", said here as "unexpected
+// end of JSON input in literal true (expecting 'e')" at the end.
+func syntaxError(b []byte) error {
+	var syn *json.SyntaxError
+	if err := json.Unmarshal(b, new(json.RawMessage)); !errors.As(err, &syn) {
+		return ErrInvalidJSON // not reached: validJSON and encoding/json agree (FuzzValidateValue)
+	}
+	const endOfInput = "unexpected end of JSON input"
+	msg, at := syn.Error(), syn.Offset-1
+	if syn.Offset == int64(len(b)) {
+		// The scanner's final space stands for the end; a space in b
+		// itself is never refused where a space at the end would be.
+		if rest, ok := strings.CutPrefix(msg, "invalid character ' '"); ok && b[len(b)-1] != ' ' {
+			msg = endOfInput + rest
+		}
+		if strings.HasPrefix(msg, endOfInput) {
+			at = int64(len(b))
+		}
+	}
+	return fmt.Errorf("%w: %s at byte %d", ErrInvalidJSON, msg, at)
+}
+
+// invalidUTF8At returns the offset of the first byte of b that does not
+// start a valid UTF-8 sequence, or len(b).
+func invalidUTF8At(b []byte) int {
+	for i := 0; i < len(b); {
+		r, n := utf8.DecodeRune(b[i:])
+		if r == utf8.RuneError && n == 1 {
+			return i
+		}
+		i += n
+	}
+	return len(b)
+}
+
+// tooDeepAt returns the offset of the bracket that opens the array or object
+// MaxValueDepth+1 deep in b, which is valid JSON up to there, or len(b).
+func tooDeepAt(b []byte) int {
+	depth := 0
+	inString := false
+	for i := 0; i < len(b); i++ {
+		switch c := b[i]; {
+		case inString:
+			if c == '\\' {
+				i++
+			} else if c == '"' {
+				inString = false
+			}
+		case c == '"':
+			inString = true
+		case c == '[' || c == '{':
+			if depth++; depth > MaxValueDepth {
+				return i
+			}
+		case c == ']' || c == '}':
+			depth--
+		}
+	}
+	return len(b)
 }

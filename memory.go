@@ -4,6 +4,7 @@ import (
 	"context"
 	"hash/maphash"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 )
@@ -26,7 +27,10 @@ type MemoryStore struct {
 	shards  [memShardCount]memShard
 }
 
-var _ Store = (*MemoryStore)(nil)
+var (
+	_ Store   = (*MemoryStore)(nil)
+	_ Scanner = (*MemoryStore)(nil)
+)
 
 // memShard holds the properties of the accounts that hash to it.
 type memShard struct {
@@ -292,6 +296,58 @@ func (v memView) Scan(ctx context.Context, key string, fn func(accountID string,
 func (v memView) Value(_ context.Context, accountID, key string) ([]byte, bool, error) {
 	rec, ok := v.s.shard(accountID).props[memKey{accountID, key}]
 	return rec.value, ok, nil
+}
+
+// ForEach implements Scanner. It takes its snapshot under every shard's read
+// lock, then sorts it and calls fn with no lock held, so fn may call the
+// store, writes included. The snapshot shares the values, which are never
+// modified in place, and costs memory in proportion to the number of
+// properties, not to their size.
+func (s *MemoryStore) ForEach(ctx context.Context, fn func(Property) error) error {
+	if err := s.gate.Ready(ctx); err != nil {
+		return err
+	}
+	type entry struct {
+		memKey
+		rec memRecord
+	}
+	var all []entry
+	for i := range s.shards {
+		s.shards[i].mu.RLock()
+	}
+	closed := s.gate.Closed()
+	if !closed {
+		for i := range s.shards {
+			for k, rec := range s.shards[i].props {
+				all = append(all, entry{k, rec})
+			}
+		}
+	}
+	for i := range s.shards {
+		s.shards[i].mu.RUnlock()
+	}
+	if closed {
+		return ErrClosed
+	}
+	slices.SortFunc(all, func(a, b entry) int {
+		if c := strings.Compare(a.accountID, b.accountID); c != 0 {
+			return c
+		}
+		return strings.Compare(a.key, b.key)
+	})
+	for i, e := range all {
+		if i%1024 == 1023 {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+		}
+		err := fn(Property{AccountID: e.accountID, Key: e.key, Value: slices.Clone(e.rec.value),
+			Version: e.rec.version, UpdatedAt: e.rec.updatedAt})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Close implements Store: it drops every property, after the calls in flight

@@ -23,7 +23,7 @@ import (
 // Jira's statements about issues (is assignee of, is reporter of, is watcher
 // of, is voter of, is commenter of, is transitioner of) have no data here and
 // are refused. Every malformed query gets an error wrapping ErrInvalidQuery
-// that gives the byte offset and what was expected there.
+// that gives the byte offset (counted from 0) and what was expected there.
 func ParseQuery(s string) (Query, error) {
 	p := &queryParser{s: s}
 	p.space()

@@ -61,6 +61,20 @@ type Store interface {
 	Close() error
 }
 
+// Scanner is implemented by every store in this module: MemoryStore,
+// BoltStore and pgstore.Store. ForEach calls fn with every property of the
+// store, ordered by account ID and then by key, both in ascending byte
+// order, from one consistent snapshot: every write acknowledged before
+// ForEach began and none after. The Property passed to fn is fn's to keep.
+// ForEach stops at the first error fn returns, and returns it; it checks ctx
+// as it goes and returns ctx.Err() once it ends. What ForEach holds while it
+// runs, and so whether fn may write to the store, depends on the store (see
+// each one's ForEach); none holds more than a bounded part of the store in
+// memory, except the memory store, which holds it all anyway.
+type Scanner interface {
+	ForEach(ctx context.Context, fn func(Property) error) error
+}
+
 // Directory tells whether an account exists, so that a store can answer
 // ErrUserNotFound for accounts it does not know, as Jira answers 404 for an
 // unknown user. Its methods must be safe for concurrent use.

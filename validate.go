@@ -61,8 +61,13 @@ func validateText(s string, max int, missing, tooLong, invalid error) error {
 // valid UTF-8, at most MaxValueBytes long and nested at most MaxValueDepth
 // deep: exactly what encoding/json.Valid and utf8.Valid both accept. It
 // returns nil, or an error wrapping ErrValueMissing (empty or only white
-// space), ErrValueTooLarge (checked before any parsing) or ErrInvalidJSON. It
-// does not allocate when value is valid.
+// space), ErrValueTooLarge (checked before any parsing) or ErrInvalidJSON.
+// An ErrInvalidJSON error says where and why, counting bytes from 0: what
+// encoding/json says of the first byte it cannot take ("invalid character
+// '}' looking for beginning of object key string at byte 7", "unexpected
+// end of JSON input at byte 12"), where a string's invalid UTF-8 starts, or
+// where the nesting passes MaxValueDepth. It does not allocate when value is
+// valid; the detail is worked out only for an invalid value.
 func ValidateValue(value []byte) error {
 	switch {
 	case len(value) == 0:
@@ -76,11 +81,11 @@ func ValidateValue(value []byte) error {
 		if isJSONSpace(value) {
 			return ErrValueMissing
 		}
-		return ErrInvalidJSON
+		return syntaxError(value)
 	case jsonUTF8:
-		return fmt.Errorf("%w: a string is not valid UTF-8", ErrInvalidJSON)
+		return fmt.Errorf("%w: a string is not valid UTF-8 at byte %d", ErrInvalidJSON, invalidUTF8At(value))
 	case jsonDepth:
-		return fmt.Errorf("%w: nested more than %d deep", ErrInvalidJSON, MaxValueDepth)
+		return fmt.Errorf("%w: nested more than %d deep at byte %d", ErrInvalidJSON, MaxValueDepth, tooDeepAt(value))
 	}
 	return nil
 }

@@ -1,8 +1,10 @@
 package userprops_test
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"unicode"
@@ -10,6 +12,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/userprops/userprops"
 	"github.com/userprops/userprops/internal/sentinels"
@@ -86,7 +89,60 @@ func FuzzValidateValue(f *testing.F) {
 		if !sameError(got, want) {
 			t.Fatalf("ValidateValue(%.200q) = %v, want %v", v, got, want)
 		}
+		if want == userprops.ErrInvalidJSON {
+			if wrong := refSyntaxDetail(v, got); wrong != "" {
+				t.Fatalf("ValidateValue(%.200q) = %v, but %s", v, got, wrong)
+			}
+		}
 	})
+}
+
+// refSyntaxDetail checks the detail of err, the error of ValidateValue for
+// v, against encoding/json's *json.SyntaxError for v: err must name the byte
+// encoding/json stopped at (or the end of v) and end with its description,
+// or, at the end of v, say that the input ended. It returns "" when the
+// detail holds, or when encoding/json finds no syntax error other than
+// depth in v.
+func refSyntaxDetail(v []byte, err error) string {
+	var syn *json.SyntaxError
+	if len(v) > userprops.MaxValueBytes || !errors.As(json.Unmarshal(v, new(json.RawMessage)), &syn) ||
+		strings.Contains(syn.Error(), "max depth") {
+		return ""
+	}
+	msg := err.Error()
+	if strings.HasSuffix(msg, fmt.Sprintf(": %s at byte %d", syn, syn.Offset-1)) {
+		return ""
+	}
+	if syn.Offset == int64(len(v)) && strings.Contains(msg, ": unexpected end of JSON input") &&
+		strings.HasSuffix(msg, fmt.Sprintf(" at byte %d", len(v))) {
+		return ""
+	}
+	return fmt.Sprintf("encoding/json says %q after %d bytes", syn, syn.Offset)
+}
+
+func TestValidateValue_SaysWhereAndWhy(t *testing.T) {
+	for _, c := range []struct{ value, want string }{
+		{`{"a" 1}`, `invalid character '1' after object key at byte 5`},
+		{`{"a":1,}`, `invalid character '}' looking for beginning of object key string at byte 7`},
+		{`[1,2 3]`, `invalid character '3' after array element at byte 5`},
+		{`1 2`, `invalid character '2' after top-level value at byte 2`},
+		{`{"a":[1,`, `unexpected end of JSON input at byte 8`},
+		{`"abc`, `unexpected end of JSON input at byte 4`},
+		{`tru`, `unexpected end of JSON input in literal true (expecting 'e') at byte 3`},
+		{`-`, `unexpected end of JSON input in numeric literal at byte 1`},
+		{`tru `, `invalid character ' ' in literal true (expecting 'e') at byte 3`},
+		{`[1 `, `unexpected end of JSON input at byte 3`},
+		{`nul!`, `invalid character '!' in literal null (expecting 'l') at byte 3`},
+		{"\"a\x01\"", `invalid character '\x01' in string literal at byte 2`},
+		{"[\"ok\", \"caf\xc3\"]", `a string is not valid UTF-8 at byte 11`},
+		{"\"\xed\xa0\x80\"", `a string is not valid UTF-8 at byte 1`},
+		{`["[[",` + strings.Repeat("[", 10001) + strings.Repeat("]", 10001) + `]`,
+			`nested more than 10000 deep at byte 10005`},
+	} {
+		err := userprops.ValidateValue([]byte(c.value))
+		require.ErrorIs(t, err, userprops.ErrInvalidJSON, "ValidateValue(%.40q)", c.value)
+		assert.Equal(t, "userprops: property value is not valid JSON: "+c.want, err.Error(), "ValidateValue(%.40q)", c.value)
+	}
 }
 
 var textSeeds = []string{
@@ -179,6 +235,12 @@ func TestHTTPStatus(t *testing.T) {
 		{userprops.ErrClosed, 503},
 		{userprops.ErrLocked, 500},
 		{errors.New("disk on fire"), 500},
+		{context.Canceled, 499},
+		{fmt.Errorf("userprops: looking up account \"a\": %w", context.Canceled), 499},
+		{context.DeadlineExceeded, 504},
+		{fmt.Errorf("reading: %w", context.DeadlineExceeded), 504},
+		// A sentinel wins over a context error it wraps.
+		{fmt.Errorf("%w: %w", userprops.ErrClosed, context.Canceled), 503},
 		{userprops.ValidateKey(strings.Repeat("k", 300)), 400},
 		{userprops.ValidateValue(nil), 400},
 	} {

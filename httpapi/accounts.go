@@ -7,42 +7,29 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
-	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
+	"slices"
 	"strings"
 	"unicode/utf8"
 
 	"github.com/userprops/userprops"
 )
 
-// Account is one entry of an accounts file: who may call the server, with
-// which API token, and whether as an administrator (Jira's Administer Jira
-// permission).
-type Account struct {
-	AccountID string `json:"accountId"`
-	Email     string `json:"email,omitempty"`
-	APIToken  string `json:"apiToken"`
-	Admin     bool   `json:"admin,omitempty"`
-}
-
-// accountsFile is the JSON document of an accounts file.
-type accountsFile struct {
-	Accounts []Account `json:"accounts"`
-}
-
 // MinTokenLength is the shortest API token Accounts accepts, in characters
 // (Unicode code points), not bytes.
 const MinTokenLength = 16
 
-// Accounts is a fixed set of accounts. It is both the Authenticator of a
-// server, as Jira Cloud authenticates API calls, and its userprops.Directory,
-// so that properties can only be kept for accounts it knows (others: 404).
-// It is safe for concurrent use.
+// Accounts is a fixed set of accounts. It is the Authenticator of a server,
+// as Jira Cloud authenticates API calls; its userprops.Directory, so that
+// properties can only be kept for accounts it knows (others: 404); and its
+// Users, which the user resources and the user search describe. It is safe
+// for concurrent use.
 type Accounts struct {
+	list    []Account // as given to NewAccounts
 	byID    map[string]*account
+	ids     []string              // every account ID, in ascending byte order
 	byLogin map[string]*account   // lower-cased email, and account ID
 	byToken map[[32]byte]*account // SHA-256 of the token
 }
@@ -55,6 +42,7 @@ type account struct {
 var (
 	_ Authenticator       = (*Accounts)(nil)
 	_ userprops.Directory = (*Accounts)(nil)
+	_ Users               = (*Accounts)(nil)
 )
 
 // NewAccounts returns the Accounts for list. Every account needs a valid
@@ -64,6 +52,7 @@ var (
 // an email may hold more than three colons (see Authenticate).
 func NewAccounts(list []Account) (*Accounts, error) {
 	a := &Accounts{
+		list:    slices.Clone(list),
 		byID:    make(map[string]*account, len(list)),
 		byLogin: make(map[string]*account, 2*len(list)),
 		byToken: make(map[[32]byte]*account, len(list)),
@@ -71,6 +60,13 @@ func NewAccounts(list []Account) (*Accounts, error) {
 	for i, acc := range list {
 		if err := userprops.ValidateAccountID(acc.AccountID); err != nil {
 			return nil, fmt.Errorf("account %d: %w", i+1, err)
+		}
+		for _, f := range []struct{ name, value string }{
+			{"displayName", acc.DisplayName}, {"timeZone", acc.TimeZone}, {"locale", acc.Locale},
+		} {
+			if !utf8.ValidString(f.value) || len(f.value) > maxProfileField {
+				return nil, fmt.Errorf("account %q: its %s must be valid UTF-8 of at most %d bytes", acc.AccountID, f.name, maxProfileField)
+			}
 		}
 		if utf8.RuneCountInString(acc.APIToken) < MinTokenLength {
 			return nil, fmt.Errorf("account %q: the API token must be at least %d characters", acc.AccountID, MinTokenLength)
@@ -97,19 +93,30 @@ func NewAccounts(list []Account) (*Accounts, error) {
 		}
 		a.byID[acc.AccountID] = entry
 		a.byToken[entry.tokenHash] = entry
+		a.ids = append(a.ids, acc.AccountID)
 	}
+	slices.Sort(a.ids)
 	return a, nil
 }
+
+// maxProfileField is the longest displayName, timeZone or locale an account
+// may have, in bytes.
+const maxProfileField = 1024
 
 // LoadAccounts reads an accounts file:
 //
 //	{"accounts": [
 //	  {"accountId": "5b10ac8d82e05b22cc7d4ef5", "email": "ada@example.com",
-//	   "apiToken": "…", "admin": true}
+//	   "apiToken": "…", "admin": true, "displayName": "Ada Lovelace"},
+//	  {"accountId": "712020:2722a0b4-…", "email": "bob@example.com",
+//	   "apiToken": "…", "displayName": "Bob Smith", "active": false,
+//	   "timeZone": "Australia/Sydney", "locale": "en_AU"}
 //	]}
 //
-// The file must hold exactly that one JSON document: anything but white
-// space after it is refused.
+// The fields are those of Account (displayName, active, timeZone and locale
+// are optional); unknown ones are refused. The file must hold exactly that
+// one JSON document: anything but white space after it is refused.
+// UpdateAccountsFile changes such a file safely.
 //
 // Whoever can write the file can give themselves an administrator's token,
 // so on Unix LoadAccounts refuses a file that anyone but this process's
@@ -128,30 +135,11 @@ func LoadAccounts(path string) (*Accounts, error) {
 
 // loadAccounts is LoadAccounts, returning also the warnings about the file.
 func loadAccounts(path string) (*Accounts, []string, error) {
-	file, warnings, err := openAccountsFile(path)
+	list, warnings, err := readAccountsFile(path)
 	if err != nil {
-		return nil, nil, fmt.Errorf("reading accounts: %w", err)
+		return nil, nil, err
 	}
-	data, err := io.ReadAll(file)
-	file.Close()
-	if err != nil {
-		return nil, nil, fmt.Errorf("reading accounts: %w", err)
-	}
-	var f accountsFile
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&f); err != nil {
-		return nil, nil, fmt.Errorf("reading accounts from %s: %w", path, err)
-	}
-	// Only white space may follow the document: a second one (say, with
-	// an administrator in it) must not be silently ignored.
-	if _, err := dec.Token(); err != io.EOF {
-		return nil, nil, fmt.Errorf("reading accounts from %s: data after the accounts document", path)
-	}
-	if len(f.Accounts) == 0 {
-		return nil, nil, fmt.Errorf("reading accounts from %s: the file lists no accounts", path)
-	}
-	a, err := NewAccounts(f.Accounts)
+	a, err := NewAccounts(list)
 	if err != nil {
 		return nil, nil, fmt.Errorf("accounts in %s: %w", path, err)
 	}
@@ -161,10 +149,7 @@ func loadAccounts(path string) (*Accounts, []string, error) {
 // WriteAccounts creates an accounts file at path holding list, with mode 0600.
 // It fails if the file exists.
 func WriteAccounts(path string, list []Account) error {
-	if _, err := NewAccounts(list); err != nil {
-		return err
-	}
-	data, err := json.MarshalIndent(accountsFile{Accounts: list}, "", "  ")
+	data, err := encodeAccounts(list)
 	if err != nil {
 		return err
 	}
@@ -172,7 +157,7 @@ func WriteAccounts(path string, list []Account) error {
 	if err != nil {
 		return err
 	}
-	if _, err := f.Write(append(data, '\n')); err != nil {
+	if _, err := f.Write(data); err != nil {
 		f.Close()
 		return err
 	}

@@ -206,3 +206,24 @@ func TestOpenAccountsFile_WarnsWhenOthersMayRead(t *testing.T) {
 	assert.ErrorContains(t, f.Reload(), "writable by others")
 	assert.NotNil(t, f.Accounts())
 }
+
+func TestLoadAccounts_Profiles(t *testing.T) {
+	path := filepath.Join(safeDir(t), "accounts.json")
+	require.NoError(t, os.WriteFile(path, []byte(`{"accounts":[
+		{"accountId":"a","apiToken":"token-a-0123456789","displayName":"Ada L","active":false,"timeZone":"Australia/Sydney","locale":"en_AU"},
+		{"accountId":"b","apiToken":"token-b-0123456789","active":true},
+		{"accountId":"c","apiToken":"token-c-0123456789"}]}`), 0o600))
+	f, err := httpapi.OpenAccountsFile(path, slog.New(slog.DiscardHandler))
+	require.NoError(t, err)
+	a, err := f.User(t.Context(), "a")
+	require.NoError(t, err)
+	assert.Equal(t, httpapi.User{AccountID: "a", DisplayName: "Ada L", TimeZone: "Australia/Sydney", Locale: "en_AU"}, a)
+	var active []string
+	require.NoError(t, f.EachUser(t.Context(), func(u httpapi.User) bool {
+		if u.Active {
+			active = append(active, u.AccountID)
+		}
+		return true
+	}))
+	assert.Equal(t, []string{"b", "c"}, active, "active defaults to true")
+}

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -22,16 +23,41 @@ type errorBody struct {
 func message(err error, key string) string {
 	for _, row := range messages {
 		if errors.Is(err, row.err) {
-			return strings.ReplaceAll(row.text, "{key}", key)
+			text := strings.ReplaceAll(row.text, "{key}", key)
+			return strings.ReplaceAll(text, "{detail}", detail(err, row.err))
 		}
+	}
+	// Not sentinels of userprops, so not rows of the table; after it, as
+	// userprops.HTTPStatus matches them.
+	if errors.Is(err, context.DeadlineExceeded) {
+		return timedOut
 	}
 	return internalError
 }
 
+// detail returns what err says after the text of sentinel, which it wraps,
+// as ": what" (so "userprops: invalid query: at byte 3: expected is" gives
+// ": at byte 3: expected is"), or "" when it says nothing more.
+func detail(err, sentinel error) string {
+	text, prefix := err.Error(), sentinel.Error()
+	i := strings.Index(text, prefix)
+	if i < 0 {
+		return ""
+	}
+	rest := strings.TrimPrefix(text[i+len(prefix):], ":")
+	if rest = strings.TrimSpace(rest); rest == "" {
+		return ""
+	}
+	return ": " + rest
+}
+
+const timedOut = "The request timed out before the store answered: try again."
+
 const internalError = "Internal server error."
 
 // messages gives every sentinel of package userprops its text, first match
-// wins; "{key}" stands for the property key of the request. A test checks
+// wins; "{key}" stands for the property key of the request, "{detail}" for
+// what the error says beyond its sentinel (see detail). A test checks
 // that each exported userprops.Err… has a row.
 var messages = [...]struct {
 	err  error
@@ -52,7 +78,7 @@ var messages = [...]struct {
 	{userprops.ErrInvalidJSON, "The JSON data provided for the property is not a valid JSON."},
 	{userprops.ErrAccountFull, "The property {key} can not be stored: the user's properties have reached " +
 		"the limit on their number or on the total size of their keys and values. Delete properties to make room."},
-	{userprops.ErrInvalidQuery, "The query is not valid."},
+	{userprops.ErrInvalidQuery, "The query is not valid{detail}."},
 	{userprops.ErrUserNotFound, "The specified user does not exist in the system."},
 	{userprops.ErrNotFound, "The property {key} does not exist."},
 	{userprops.ErrClosed, "The service is shutting down."},
@@ -86,14 +112,18 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 
 // writeBody answers status with a JSON body.
 func writeBody(w http.ResponseWriter, status int, body []byte) {
-	setJSONHeaders(w.Header())
+	SetJSONHeaders(w.Header())
 	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
 	w.WriteHeader(status)
 	_, _ = w.Write(body)
 }
 
-// setJSONHeaders sets the headers of every JSON answer.
-func setJSONHeaders(h http.Header) {
+// SetJSONHeaders sets the headers of every JSON answer: the Content-Type,
+// X-Content-Type-Options: nosniff (no browser takes the answer for
+// anything but JSON) and Cache-Control: no-store (no cache, a browser's
+// included, keeps a user's properties or a credential's answer).
+func SetJSONHeaders(h http.Header) {
 	h.Set("Content-Type", "application/json;charset=UTF-8")
 	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Cache-Control", "no-store")
 }

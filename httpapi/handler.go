@@ -7,11 +7,24 @@
 //	PUT    /rest/api/{2,3}/user/properties/{K}?accountId=A    → 201 created, 200 updated (body: the value)
 //	DELETE /rest/api/{2,3}/user/properties/{K}?accountId=A    → 204
 //
+// and Jira's user resources and user search, from a directory of users
+// (Users) and the store's Find:
+//
+//	GET /rest/api/{2,3}/user?accountId=A                               → 200 User
+//	GET /rest/api/{2,3}/myself                                         → 200 User
+//	GET /rest/api/{2,3}/user/search?property=K.a.b=V&query=&accountId= → 200 [User,…]
+//	GET /rest/api/{2,3}/user/search/query?query=Q                      → 200 {"self":…,"values":[User,…],…}
+//	GET /rest/api/{2,3}/user/search/query/key?query=Q                  → 200 {"self":…,"values":[{"accountId":A},…],…}
+//	GET /secure/useravatar?ownerId=A&size=S                            → 200 image/svg+xml, no authentication
+//
 // HEAD answers as GET does, with the same status and headers and no body.
 //
-// Every request is authenticated by an Authenticator and runs through
-// userprops.ForActor, so Jira's permission rules live in one place. Errors
-// answer with Jira's body, {"errorMessages":[…],"errors":{}}.
+// Outside Jira's namespace, GET /userprops/1/backup (BackupPath) streams a
+// consistent copy of a store that implements Backuper, for administrators.
+//
+// Every request but the avatar's is authenticated by an Authenticator and
+// runs through userprops.ForActor, so Jira's permission rules live in one
+// place. Errors answer with Jira's body, {"errorMessages":[…],"errors":{}}.
 package httpapi
 
 import (
@@ -23,6 +36,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"os"
 	"strings"
@@ -60,12 +74,33 @@ func WithLogger(l *slog.Logger) Option {
 	return func(s *server) { s.log = l }
 }
 
+// WithRateLimiter makes the handler apply l's limits to every request
+// (but CORS preflights, see WithCORS) before any other work: a request
+// without credentials spends a token of its client address's bucket; one
+// with credentials is authenticated first, unless its address has spent its
+// failed logins, and then spends a token of its account's bucket, or, when
+// the credentials are refused, one of its address's failed-login bucket. A
+// request over a limit answers 429 with Retry-After (whole seconds, at
+// least 1) and Jira's error body, without reaching the store. The client
+// address is the connection's peer, or what a trusted proxy says (see
+// WithTrustedProxies).
+func WithRateLimiter(l *RateLimiter) Option {
+	return func(s *server) { s.limiter = l }
+}
+
 // server holds what every request needs.
 type server struct {
-	store   userprops.Store
-	auth    Authenticator
-	baseURL string
-	log     *slog.Logger
+	store       userprops.Store // what requests use: rawStore, checked against dir
+	rawStore    userprops.Store // as given to New, for its optional interfaces
+	auth        Authenticator
+	users       Users // nil: no user routes
+	baseURL     string
+	log         *slog.Logger
+	dir         userprops.Directory // checked by the handler, if not nil
+	dirSet      bool                // WithDirectory was given
+	limiter     *RateLimiter
+	proxies     []netip.Prefix
+	corsOrigins map[string]bool
 }
 
 // New returns an http.Handler serving store under /rest/api/2 and
@@ -85,26 +120,145 @@ type server struct {
 // raw or escaped, and self links spell the keys "." and ".." as %2E and
 // %2E%2E (see escapeKey). A request declaring a Content-Encoding other
 // than identity answers 415 (after authentication), with Accept-Encoding:
-// identity.
+// identity. Every JSON answer carries X-Content-Type-Options: nosniff and
+// Cache-Control: no-store.
+//
+// The user routes describe the accounts of the Users given with WithUsers,
+// or of auth if it implements Users (as Accounts and AccountsFile do);
+// with neither, they answer 404. Every authenticated caller may read them
+// and search, as Jira's Browse users permission, which every user holds,
+// allows; emails show to administrators and to the account itself only.
+// The user search finds active users only. self and avatar links are
+// absolute, from WithBaseURL or the request.
+//
+// The handler checks the account of every request against the
+// Authenticator's directory when the Authenticator is also a
+// userprops.Directory, as Accounts and AccountsFile are: a request for an
+// account it does not know answers 404, as Jira answers for an unknown user
+// and as `userprops serve` does, even when store was not opened with
+// userprops.WithDirectory (with it, the account is looked up twice, which
+// for Accounts is a map lookup). This is the default because the other
+// choice, letting an administrator create properties for accounts that do
+// not exist, is what a server taking its accounts from a file does not
+// want. WithDirectory replaces the directory or turns the check off.
 func New(store userprops.Store, auth Authenticator, opts ...Option) http.Handler {
-	s := &server{store: store, auth: auth, log: slog.Default()}
+	s := &server{store: store, rawStore: store, auth: auth, log: slog.Default()}
+	s.users, _ = auth.(Users)
 	for _, opt := range opts {
 		opt(s)
+	}
+	if !s.dirSet {
+		s.dir, _ = auth.(userprops.Directory)
+	}
+	if s.dir != nil {
+		s.store = directoryStore{Store: s.store, dir: s.dir}
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("/rest/api/{version}/user/properties", s.properties)
 	mux.HandleFunc("/rest/api/{version}/user/properties/{key...}", s.properties)
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, http.StatusNotFound, "No resource found at "+r.URL.Path+".")
-	})
-	return LogRequests(s.log)(Recover(s.log)(keepDotSegments(mux)))
+	for path, h := range map[string]userHandler{
+		"/user":                  s.user,
+		"/myself":                s.myself,
+		"/user/search":           s.findUsers,
+		"/user/search/query":     s.findUsersByQuery,
+		"/user/search/query/key": s.findUserKeysByQuery,
+	} {
+		// With a trailing slash too, as the key list answers: Jira
+		// answers both, and some clients send it.
+		mux.HandleFunc("/rest/api/{version}"+path, s.userRoute(h))
+		mux.HandleFunc("/rest/api/{version}"+path+"/{$}", s.userRoute(h))
+	}
+	mux.HandleFunc(avatarPath, avatar)
+	mux.HandleFunc(BackupPath, s.backup)
+	mux.HandleFunc("/", notFound)
+	h := keepDotSegments(mux)
+	if s.limiter != nil {
+		h = s.limitRate(h)
+	}
+	if s.corsOrigins != nil {
+		h = s.cors(h)
+	}
+	h = LogRequests(s.log)(Recover(s.log)(h))
+	if len(s.proxies) > 0 {
+		h = s.identifyClient(h)
+	}
+	return h
+}
+
+// notFound answers 404 with Jira's error body.
+func notFound(w http.ResponseWriter, r *http.Request) {
+	writeError(w, http.StatusNotFound, "No resource found at "+r.URL.Path+".")
+}
+
+// methodNotAllowed answers 405 with Jira's error body and an Allow header
+// listing allow.
+func methodNotAllowed(w http.ResponseWriter, r *http.Request, allow string) {
+	w.Header().Set("Allow", allow)
+	writeError(w, http.StatusMethodNotAllowed, "Method "+r.Method+" is not allowed here.")
+}
+
+// apiVersion returns the API version of the request's path, or answers 404
+// and returns false when it is neither 2 nor 3.
+func apiVersion(w http.ResponseWriter, r *http.Request) (string, bool) {
+	version := r.PathValue("version")
+	if version != "2" && version != "3" {
+		notFound(w, r)
+		return "", false
+	}
+	return version, true
+}
+
+// authenticate returns the caller of the request, or answers 401 (with a
+// WWW-Authenticate challenge) or 500 and returns false. key is the
+// request's property key, for error messages that name it.
+func (s *server) authenticate(w http.ResponseWriter, r *http.Request, key string) (userprops.Actor, bool) {
+	actor, err := s.credentials(r)
+	if err == nil && actor.AccountID == "" {
+		err = userprops.ErrUnauthorized
+	}
+	if err != nil {
+		if errors.Is(err, userprops.ErrUnauthorized) {
+			w.Header().Set("WWW-Authenticate", `Basic realm="userprops", charset="UTF-8"`)
+		} else {
+			s.log.ErrorContext(r.Context(), "authentication failed", "err", err)
+		}
+		writeStoreError(w, err, key)
+		return userprops.Actor{}, false
+	}
+	return actor, true
+}
+
+// userHandler answers a request on a user route for an authenticated actor
+// in API version 2 or 3.
+type userHandler func(w http.ResponseWriter, r *http.Request, actor userprops.Actor, version string)
+
+// userRoute returns the handler of a user route: 404 without Users or for
+// another API version, 405 for a method other than GET and HEAD, then the
+// caller is authenticated and h answers.
+func (s *server) userRoute(h userHandler) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if s.users == nil {
+			notFound(w, r)
+			return
+		}
+		version, ok := apiVersion(w, r)
+		if !ok {
+			return
+		}
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			methodNotAllowed(w, r, "GET, HEAD")
+			return
+		}
+		if actor, ok := s.authenticate(w, r, ""); ok {
+			h(w, r, actor, version)
+		}
+	}
 }
 
 // properties dispatches every request on the user-property resource.
 func (s *server) properties(w http.ResponseWriter, r *http.Request) {
-	version := r.PathValue("version")
-	if version != "2" && version != "3" {
-		writeError(w, http.StatusNotFound, "No resource found at "+r.URL.Path+".")
+	version, ok := apiVersion(w, r)
+	if !ok {
 		return
 	}
 	key := r.PathValue("key")
@@ -117,19 +271,12 @@ func (s *server) properties(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	default:
-		w.Header().Set("Allow", "GET, HEAD, PUT, DELETE")
-		writeError(w, http.StatusMethodNotAllowed, "Method "+r.Method+" is not allowed here.")
+		methodNotAllowed(w, r, "GET, HEAD, PUT, DELETE")
 		return
 	}
 
-	actor, err := s.auth.Authenticate(r)
-	if err != nil {
-		if errors.Is(err, userprops.ErrUnauthorized) {
-			w.Header().Set("WWW-Authenticate", `Basic realm="userprops", charset="UTF-8"`)
-		} else {
-			s.log.ErrorContext(r.Context(), "authentication failed", "err", err)
-		}
-		writeStoreError(w, err, key)
+	actor, ok := s.authenticate(w, r, key)
+	if !ok {
 		return
 	}
 	if contentCoded(r.Header) {
@@ -175,7 +322,7 @@ func (s *server) keys(w http.ResponseWriter, r *http.Request, store userprops.St
 	}
 	base := s.base(r) + "/rest/api/" + version + "/user/properties/"
 	query := "?accountId=" + url.QueryEscape(accountID)
-	setJSONHeaders(w.Header())
+	SetJSONHeaders(w.Header())
 	w.WriteHeader(http.StatusOK)
 	out := bufio.NewWriterSize(w, keyListBuffer)
 	entry := []byte(`{"keys":[`)
@@ -320,11 +467,27 @@ func (s *server) refuseBody(w http.ResponseWriter, r *http.Request, e *bodyError
 }
 
 // fail answers err, logging it when it is not the caller's fault.
+//
+// A call that ended because the client went away (its request's context
+// canceled: the connection closed) has no one to answer: fail writes no
+// body, only the status userprops.StatusClientClosedRequest, so that the
+// request log says 499. A context canceled while the client is still there
+// is the server's doing and answers 500. An expired deadline answers 504
+// with Jira's error body.
 func (s *server) fail(w http.ResponseWriter, r *http.Request, err error, key string) {
-	if userprops.HTTPStatus(err) >= 500 {
+	status := userprops.HTTPStatus(err)
+	if status == userprops.StatusClientClosedRequest {
+		if r.Context().Err() != nil {
+			s.log.InfoContext(r.Context(), "client went away", "method", r.Method, "path", r.URL.Path)
+			w.WriteHeader(status)
+			return
+		}
+		status = http.StatusInternalServerError
+	}
+	if status >= 500 {
 		s.log.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 	}
-	writeStoreError(w, err, key)
+	writeError(w, status, message(err, key))
 }
 
 // base returns the configured base URL, or the request's scheme and host.
@@ -333,7 +496,7 @@ func (s *server) base(r *http.Request) string {
 		return s.baseURL
 	}
 	scheme := "http"
-	if r.TLS != nil {
+	if requestClient(r).https {
 		scheme = "https"
 	}
 	return scheme + "://" + r.Host

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -77,7 +78,13 @@ func (s *syncBuffer) String() string {
 
 func newEnv(t *testing.T, opts ...httpapi.Option) *env {
 	t.Helper()
-	accounts, err := httpapi.NewAccounts(testAccounts)
+	return newEnvWith(t, testAccounts, opts...)
+}
+
+// newEnvWith is newEnv serving the accounts list.
+func newEnvWith(t *testing.T, list []httpapi.Account, opts ...httpapi.Option) *env {
+	t.Helper()
+	accounts, err := httpapi.NewAccounts(list)
 	require.NoError(t, err)
 	store := userprops.NewMemory(userprops.WithDirectory(accounts))
 	t.Cleanup(func() { store.Close() })
@@ -262,8 +269,8 @@ func TestHandler_Errors(t *testing.T) {
 			400, "The JSON data provided for the property is too long. Maximum length is 32768 bytes."},
 		{"unknown API version", alice, "GET", func(string) string { return propPath("4", "", aliceID) }, "",
 			404, "No resource found at /rest/api/4/user/properties."},
-		{"unknown resource", alice, "GET", func(v string) string { return "/rest/api/" + v + "/myself" }, "",
-			404, "No resource found at /rest/api/{v}/myself."},
+		{"unknown resource", alice, "GET", func(v string) string { return "/rest/api/" + v + "/serverInfo" }, "",
+			404, "No resource found at /rest/api/{v}/serverInfo."},
 	}
 	for _, v := range versions {
 		e := newEnv(t)
@@ -468,4 +475,63 @@ func TestHandler_RecoversFromPanics(t *testing.T) {
 	// The server goes on serving.
 	r = e.do(t, alice, "PUT", propPath("3", "k", aliceID), strings.NewReader(`1`))
 	assert.Equal(t, 201, r.status)
+}
+
+// ctxErrStore fails every Get with err, after waiting for the request's
+// context to end when wait is set.
+type ctxErrStore struct {
+	userprops.Store
+	err     error
+	wait    bool
+	entered chan struct{}
+}
+
+func (s ctxErrStore) Get(ctx context.Context, _, _ string) (userprops.Property, error) {
+	if s.wait {
+		close(s.entered)
+		<-ctx.Done()
+	}
+	return userprops.Property{}, s.err
+}
+
+func TestHandler_ContextErrors(t *testing.T) {
+	accounts, err := httpapi.NewAccounts(testAccounts)
+	require.NoError(t, err)
+	newServer := func(t *testing.T, st userprops.Store) (*env, *syncBuffer) {
+		logs := &syncBuffer{}
+		srv := httptest.NewServer(httpapi.New(st, accounts, httpapi.WithLogger(slog.New(slog.NewJSONHandler(logs, nil)))))
+		t.Cleanup(srv.Close)
+		return &env{srv: srv, logs: logs}, logs
+	}
+	mem := userprops.NewMemory()
+	t.Cleanup(func() { mem.Close() })
+
+	t.Run("Deadline", func(t *testing.T) {
+		e, _ := newServer(t, ctxErrStore{Store: mem, err: fmt.Errorf("userprops: looking up account: %w", context.DeadlineExceeded)})
+		r := e.do(t, alice, "GET", propPath("3", "k", aliceID), nil)
+		assert.Equal(t, http.StatusGatewayTimeout, r.status)
+		assert.Contains(t, r.errorMessage(t), "timed out")
+	})
+	t.Run("CanceledWhileTheClientWaits", func(t *testing.T) {
+		// Not the client's doing: the server's fault.
+		e, _ := newServer(t, ctxErrStore{Store: mem, err: context.Canceled})
+		r := e.do(t, alice, "GET", propPath("3", "k", aliceID), nil)
+		assert.Equal(t, http.StatusInternalServerError, r.status)
+		assert.Equal(t, "Internal server error.", r.errorMessage(t))
+	})
+	t.Run("ClientGone", func(t *testing.T) {
+		st := ctxErrStore{Store: mem, err: context.Canceled, wait: true, entered: make(chan struct{})}
+		e, logs := newServer(t, st)
+		ctx, cancel := context.WithCancel(context.Background())
+		req, err := http.NewRequestWithContext(ctx, "GET", e.srv.URL+propPath("3", "k", aliceID), nil)
+		require.NoError(t, err)
+		alice(req)
+		go func() { <-st.entered; cancel() }()
+		_, err = e.srv.Client().Do(req)
+		require.ErrorIs(t, err, context.Canceled)
+		require.Eventually(t, func() bool { return strings.Contains(logs.String(), `"status":499`) }, 5*time.Second, 10*time.Millisecond,
+			"request log: %s", logs.String())
+		assert.Contains(t, logs.String(), "client went away")
+		assert.NotContains(t, logs.String(), `"level":"ERROR"`)
+	})
 }

@@ -9,7 +9,9 @@ import (
 
 // LogRequests returns middleware that logs every request at Info level when
 // it ends: method, path (never the query or any header, so no credential is
-// logged), status, response size and duration.
+// logged), status, response size, duration and client address (the peer's,
+// or in the handler New returns, what a trusted proxy says; see
+// WithTrustedProxies).
 func LogRequests(log *slog.Logger) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -22,6 +24,7 @@ func LogRequests(log *slog.Logger) func(http.Handler) http.Handler {
 					slog.Int("status", rec.statusCode()),
 					slog.Int("bytes", rec.bytes),
 					slog.Duration("duration", time.Since(start)),
+					slog.String("client", clientString(r)),
 				)
 			}()
 			next.ServeHTTP(rec, r)
@@ -90,3 +93,12 @@ func (r *statusRecorder) statusCode() int {
 // Unwrap lets http.ResponseController reach the underlying writer (for
 // MaxBytesReader's connection handling and flushing).
 func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
+
+// clientString returns the client address of r for the log: requestClient's,
+// or the peer as net/http reports it when that is not an IP address.
+func clientString(r *http.Request) string {
+	if a := requestClient(r).addr; a.IsValid() {
+		return a.String()
+	}
+	return r.RemoteAddr
+}

@@ -32,6 +32,24 @@ var migrations = []string{
 	INSERT INTO userprops_accounts (account_id, properties, bytes)
 	SELECT account_id, count(*), sum(length(key) + length(value))
 	FROM userprops_properties GROUP BY account_id`,
+	// Version 3: the indexes of Find (see index.go), and the properties
+	// by key, for Find's scans and index builds. No index of Find exists
+	// yet, so no entry is due; the first Open that declares one builds it.
+	`CREATE TABLE userprops_indexes (
+		id          integer GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+		key         bytea   NOT NULL,
+		path        bytea   NOT NULL,
+		state       text    NOT NULL CHECK (state IN ('building', 'ready', 'dropping')),
+		built_after bytea,
+		UNIQUE (key, path)
+	);
+	CREATE TABLE userprops_index_entries (
+		index_id   integer NOT NULL,
+		term       bytea   NOT NULL,
+		account_id bytea   NOT NULL,
+		PRIMARY KEY (index_id, term, account_id)
+	);
+	CREATE INDEX userprops_properties_by_key ON userprops_properties (key, account_id)`,
 }
 
 // schemaLock is the advisory lock under which Open creates and migrates the

@@ -78,6 +78,8 @@ func RunHarness(t *testing.T, h Harness) {
 	t.Run("Limits", s.testLimits)
 	t.Run("Concurrency", s.testConcurrency)
 	t.Run("ForActor", s.testForActor)
+	t.Run("Find", s.testFind)
+	t.Run("Scan", s.testScan)
 	t.Run("Linearizable", s.testLinearizable)
 }
 

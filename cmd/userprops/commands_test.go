@@ -38,6 +38,7 @@ func TestCommands_PostgresFlag(t *testing.T) {
 	mustRun(t, "set", "--postgres", dsn, "--account", "a", "theme", `{"dark":true}`)
 	assert.JSONEq(t, `{"keys":["theme"]}`, mustRun(t, "keys", "--postgres", dsn, "--account", "a"))
 	assert.Contains(t, mustRun(t, "get", "--postgres", dsn, "--account", "a", "theme"), `"value":{"dark":true}`)
+	assert.JSONEq(t, `{"accountIds":["a"],"total":1}`, mustRun(t, "find", "--postgres", dsn, `[theme].dark is true`))
 	mustRun(t, "delete", "--postgres", dsn, "--account", "a", "theme")
 	assert.JSONEq(t, `{"keys":[]}`, mustRun(t, "keys", "--postgres", dsn, "--account", "a"))
 

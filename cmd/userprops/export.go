@@ -8,6 +8,7 @@ import (
 	"os"
 
 	"github.com/userprops/userprops"
+	"github.com/userprops/userprops/internal/atomicfile"
 )
 
 // export writes every property of a store file as JSON Lines (see line) to
@@ -39,7 +40,7 @@ func export(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 			if _, err := os.Lstat(out); err == nil {
 				return fmt.Errorf("%s exists: export into a new file", out)
 			}
-			_, err := writeFileAtomically(out, write)
+			_, err := atomicfile.Write(out, write)
 			return err
 		}
 		// Writing gives up on SIGINT/SIGTERM, even if nobody reads stdout.

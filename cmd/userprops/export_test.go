@@ -40,8 +40,8 @@ func TestExportImport_RoundTrip(t *testing.T) {
 	dst := tempDB(t)
 	assert.Equal(t, `{"imported":4,"skipped":0}`+"\n", mustRun(t, "import", "--db", dst, file))
 	for k, v := range values {
-		got := mustRun(t, "get", "--db", dst, "--account", "acc", k)
-		assert.True(t, strings.HasSuffix(got, `"value":`+v+"}\n"), "get %s = %q", k, got)
+		got := mustRun(t, "get", "--db", dst, "--account", "acc", "--raw", k)
+		assert.Equal(t, v, got, "get --raw %s", k)
 	}
 	assert.Contains(t, mustRun(t, "get", "--db", dst, "--account", "acc", "pretty"), `"version":2`)
 	again := runCmd(t, "", "export", "--db", dst)

@@ -8,46 +8,64 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 
 	"github.com/userprops/userprops"
 	"github.com/userprops/userprops/pgstore"
 )
 
 // storeFlags are the flags of the subcommands that work on a store: --db
-// or --postgres, and --account for those that work on one account.
+// or --postgres, --account for those that work on one account, and --index
+// for those that search.
 type storeFlags struct {
-	fs          *flag.FlagSet
-	db          string
-	postgres    string
-	account     string
-	needAccount bool
+	fs       *flag.FlagSet
+	scope    flagScope
+	db       string
+	postgres string
+	account  string
+	indexes  indexFlag
 }
+
+// flagScope is what a subcommand works on, which decides its store flags.
+type flagScope int
+
+const (
+	oneAccount flagScope = iota // --db or --postgres, and --account
+	wholeFile                   // --db only: the file itself
+	wholeStore                  // --db or --postgres, and --index
+)
 
 // newStoreFlags returns the flags of subcommand name, whose positional
 // arguments read args in its usage line.
 func newStoreFlags(name, args string, stderr io.Writer) *storeFlags {
-	return newFlags(name, args, true, stderr)
+	return newFlags(name, args, oneAccount, stderr)
 }
 
 // newFileFlags returns the flags of a subcommand on a whole store file
 // (--db only: these work on the file itself).
 func newFileFlags(name, args string, stderr io.Writer) *storeFlags {
-	return newFlags(name, args, false, stderr)
+	return newFlags(name, args, wholeFile, stderr)
 }
 
-// newFlags returns the flags of subcommand name: those on one account
-// (needAccount) work on any store, --db or --postgres; the others on a store
-// file.
-func newFlags(name, args string, needAccount bool, stderr io.Writer) *storeFlags {
-	f := &storeFlags{fs: flag.NewFlagSet(name, flag.ContinueOnError), needAccount: needAccount}
+// newFlags returns the flags of subcommand name for its scope: those on
+// one account and those that search work on any store, --db or
+// --postgres; the others on a store file.
+func newFlags(name, args string, scope flagScope, stderr io.Writer) *storeFlags {
+	f := &storeFlags{fs: flag.NewFlagSet(name, flag.ContinueOnError), scope: scope}
 	f.fs.SetOutput(stderr)
 	f.fs.StringVar(&f.db, "db", "userprops.db", "store `file`")
 	line := "usage: userprops " + name + " --db FILE "
-	if needAccount {
+	if scope != wholeFile {
 		f.fs.StringVar(&f.postgres, "postgres", "", "use the PostgreSQL database at `DSN` instead of a --db file")
 		line = "usage: userprops " + name + " [--db FILE | --postgres DSN] "
+	}
+	switch scope {
+	case oneAccount:
 		f.fs.StringVar(&f.account, "account", "", "account `ID` (required)")
 		line += "--account ID "
+	case wholeStore:
+		f.fs.Var(&f.indexes, "index", indexUsage)
+		line += indexArgs + " "
 	}
 	f.fs.Usage = func() {
 		fmt.Fprintln(stderr, line+args)
@@ -56,13 +74,49 @@ func newFlags(name, args string, needAccount bool, stderr io.Writer) *storeFlags
 	return f
 }
 
+// indexUsage is the help text of every --index flag.
+const indexUsage = "declare an index on a property path, as `'[KEY].PATH'` (repeatable; a store file records it and keeps it)"
+
+// indexFlag is the value of a repeatable --index flag: the indexes given,
+// each read with userprops.ParseIndex.
+type indexFlag []userprops.Index
+
+func (f *indexFlag) String() string {
+	if f == nil {
+		return ""
+	}
+	names := make([]string, len(*f))
+	for i, ix := range *f {
+		names[i] = ix.String()
+	}
+	return strings.Join(names, " ")
+}
+
+func (f *indexFlag) Set(s string) error {
+	ix, err := userprops.ParseIndex(s)
+	if err != nil {
+		return err
+	}
+	*f = append(*f, ix)
+	return nil
+}
+
+// options returns the store options that declare the indexes.
+func (f indexFlag) options() []userprops.Option {
+	opts := make([]userprops.Option, len(f))
+	for i, ix := range f {
+		opts[i] = userprops.WithIndex(ix.Key, ix.Path)
+	}
+	return opts
+}
+
 // parse parses args and checks that between min and max positional
 // arguments remain.
 func (f *storeFlags) parse(args []string, min, max int) error {
 	if err := parseFlags(f.fs, args); err != nil {
 		return err
 	}
-	if f.needAccount && f.account == "" {
+	if f.scope == oneAccount && f.account == "" {
 		return usageError{"--account is required"}
 	}
 	if f.postgres != "" {
@@ -112,9 +166,9 @@ func (f *storeFlags) withFile(args []string, min, max int, fn func(*userprops.Bo
 // one).
 func (f *storeFlags) open(ctx context.Context) (userprops.Store, error) {
 	if f.postgres != "" {
-		return pgstore.Open(ctx, f.postgres)
+		return pgstore.Open(ctx, f.postgres, f.indexes.options()...)
 	}
-	return openExisting(f.db)
+	return openExisting(f.db, f.indexes.options()...)
 }
 
 // parseFlags parses args, turning flag errors into usage errors; -h prints
@@ -135,11 +189,11 @@ var errHelp = errors.New("help requested")
 
 // openExisting opens the store file at path, which must exist: reading
 // commands never create one.
-func openExisting(path string) (*userprops.BoltStore, error) {
+func openExisting(path string, opts ...userprops.Option) (*userprops.BoltStore, error) {
 	if _, err := os.Stat(path); err != nil {
 		return nil, fmt.Errorf("no store at %s: %w", path, err)
 	}
-	return userprops.OpenBolt(path)
+	return userprops.OpenBolt(path, opts...)
 }
 
 // create opens the store the flags name, creating the --db file if it does

@@ -9,10 +9,13 @@ import (
 
 func TestGet(t *testing.T) {
 	db := tempDB(t)
-	mustRun(t, "set", "--db", db, "--account", "acc", "k", ` {"a": [1, 2]} `)
+	stored := " {\n  \"a\": [1, 2],\n  \"s\": \"<b> & \\u00e9  x\"\n}\n"
+	mustRun(t, "set", "--db", db, "--account", "acc", "k", stored)
 	out := mustRun(t, "get", "--db", db, "--account", "acc", "k")
-	assert.Regexp(t, `^\{"key":"k","version":1,"updatedAt":"[^"]+","value": \{"a": \[1, 2\]\} \}\n$`, out,
-		"the value is printed exactly as stored")
+	assert.Regexp(t, `^\{"key":"k","version":1,"updatedAt":"[^"]+","value":\{"a":\[1,2\],"s":"<b> & \\u00e9  x"\}\}\n$`, out,
+		"one line, the value compacted, its strings as stored")
+	assert.Equal(t, stored, mustRun(t, "get", "--db", db, "--account", "acc", "--raw", "k"),
+		"--raw prints the value byte for byte")
 
 	for _, c := range []struct {
 		name string

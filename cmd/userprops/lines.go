@@ -111,7 +111,21 @@ func newProgress(w io.Writer, what string) *progress {
 // add counts one more item.
 func (p *progress) add() {
 	p.n++
-	if p.n%256 == 0 && time.Since(p.last) >= p.interval {
+	if p.n%256 == 0 {
+		p.report()
+	}
+}
+
+// addN counts n more, for counts that grow in chunks (bytes).
+func (p *progress) addN(n int) {
+	p.n += n
+	p.report()
+}
+
+// report prints the count so far if the interval has passed since the last
+// line.
+func (p *progress) report() {
+	if time.Since(p.last) >= p.interval {
 		p.last = time.Now()
 		fmt.Fprintf(p.w, "%s: %d so far\n", p.what, p.n)
 	}

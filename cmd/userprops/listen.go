@@ -2,6 +2,7 @@ package main
 
 import (
 	"container/list"
+	"crypto/tls"
 	"log/slog"
 	"net"
 	"net/http"
@@ -143,9 +144,12 @@ func (l *connLimiter) warnFullLocked() {
 }
 
 // ConnState is the http.Server hook that keeps the idle list: a connection
-// is idle from its arrival until its first request, and again between
-// requests.
+// is idle from its arrival until its first request (a TLS handshake
+// included), and again between requests.
 func (l *connLimiter) ConnState(c net.Conn, state http.ConnState) {
+	if tc, ok := c.(*tls.Conn); ok { // serving HTTPS: the TLS layer over ours
+		c = tc.NetConn()
+	}
 	lc, ok := c.(*limitedConn)
 	if !ok {
 		return

@@ -1,21 +1,33 @@
 // Command userprops serves Jira's user-property REST API from a store file and
 // administers store files directly.
 //
-//	userprops serve   [--db FILE | --postgres DSN] [--addr HOST:PORT] [--accounts FILE] [--base-url URL] [--max-connections N] [--idle-timeout D]
-//	userprops get     [--db FILE | --postgres DSN] --account ID KEY
+//	userprops serve   [--db FILE | --postgres DSN] [--addr HOST:PORT] [--accounts FILE] [--base-url URL] [--max-connections N] [--idle-timeout D] [--index '[KEY].PATH']... [--tls-cert FILE --tls-key FILE] [--behind-tls-proxy [--trusted-proxy CIDR]...] [--cors-origin ORIGIN]... [--account-rate R] [--account-burst N] [--address-rate R] [--address-burst N] [--failed-login-rate R] [--failed-login-burst N]
+//	userprops get     [--db FILE | --postgres DSN] --account ID [--raw] KEY
 //	userprops set     [--db FILE | --postgres DSN] --account ID KEY [VALUE|-]
 //	userprops delete  [--db FILE | --postgres DSN] --account ID KEY
 //	userprops keys    [--db FILE | --postgres DSN] --account ID
+//	userprops find    [--db FILE | --postgres DSN] [--index '[KEY].PATH']... [--start-at N] [--max-results N] QUERY
 //	userprops check   --db FILE
-//	userprops backup  --db FILE OUT
+//	userprops backup  --db FILE OUT | --server URL --out FILE
 //	userprops compact --db FILE OUT
 //	userprops export  --db FILE [OUT|-]
 //	userprops import  --db FILE [--skip-invalid] IN|-
+//	userprops accounts add    --accounts FILE --email E [--account-id ID] [--display-name N] [--admin]
+//	userprops accounts list   --accounts FILE
+//	userprops accounts remove --accounts FILE (--account-id ID | --email E)
+//	userprops accounts rotate --accounts FILE (--account-id ID | --email E)
 //
 // serve answers Jira's REST resource; get, set, delete and keys are its four
-// operations on the command line; check verifies a whole file, backup makes a
-// consistent copy of it, compact a compacted one, and export and import move
-// properties in and out as JSON Lines.
+// operations on the command line, and find is its user search by property
+// (Jira's structured query, such as '[location].office.city is "Sydney"');
+// --index declares an index, which a store file records and keeps (the
+// same bracket form as queries). check verifies a whole file, backup makes a
+// consistent copy of it (or, with --server, of the store a running serve
+// holds), compact a compacted one, and export and import move
+// properties in and out as JSON Lines. The accounts commands manage the
+// accounts file serve reads (see accounts.go): add prints the new account's
+// API token, and rotate its new one, that once only; a running serve reads
+// the changed file on SIGHUP.
 //
 // Output meant for programs is JSON on stdout; errors go to stderr. The exit
 // status is 0 on success, 1 when the operation fails and 2 on misuse.
@@ -37,33 +49,50 @@ func main() {
 	err := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
 	stop()
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "userprops:", err)
+		fmt.Fprintln(os.Stderr, errorLine(err))
 	}
 	os.Exit(exitCode(err))
 }
 
-// command is one subcommand: its name, the arguments its usage line shows,
-// and what runs it. The table below yields both the usage text and the
+// errorLine is how the command reports err on stderr: with the program's
+// name in front once, also when the message already starts with it, as the
+// library's errors do ("userprops: property not found: …").
+func errorLine(err error) string {
+	return "userprops: " + strings.TrimPrefix(err.Error(), "userprops: ")
+}
+
+// command is one subcommand: its name (one word, or two for the commands of
+// a group such as "accounts add"), the arguments its usage line shows, and
+// what runs it. The table below yields both the usage text and the
 // dispatch, and a test checks the package documentation against it.
 type command struct {
 	name, args string
 	run        func(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error
 }
 
-// store is how the usage lines name the store a subcommand works on.
-const storeArgs = "[--db FILE | --postgres DSN]"
+// storeArgs is how the usage lines name the store a subcommand works on,
+// and indexArgs the indexes it declares.
+const (
+	storeArgs = "[--db FILE | --postgres DSN]"
+	indexArgs = "[--index '[KEY].PATH']..."
+)
 
 var commands = []command{
-	{"serve", storeArgs + " [--addr HOST:PORT] [--accounts FILE] [--base-url URL] [--max-connections N] [--idle-timeout D]", noStdin(serve)},
-	{"get", storeArgs + " --account ID KEY", noStdin(get)},
+	{"serve", storeArgs + " [--addr HOST:PORT] [--accounts FILE] [--base-url URL] [--max-connections N] [--idle-timeout D] " + indexArgs + " [--tls-cert FILE --tls-key FILE] [--behind-tls-proxy [--trusted-proxy CIDR]...] [--cors-origin ORIGIN]... [--account-rate R] [--account-burst N] [--address-rate R] [--address-burst N] [--failed-login-rate R] [--failed-login-burst N]", noStdin(serve)},
+	{"get", storeArgs + " --account ID [--raw] KEY", noStdin(get)},
 	{"set", storeArgs + " --account ID KEY [VALUE|-]", set},
 	{"delete", storeArgs + " --account ID KEY", noStdin(del)},
 	{"keys", storeArgs + " --account ID", noStdin(keys)},
+	{"find", storeArgs + " " + indexArgs + " [--start-at N] [--max-results N] QUERY", noStdin(find)},
 	{"check", "--db FILE", noStdin(check)},
-	{"backup", "--db FILE OUT", noStdin(backup)},
+	{"backup", "--db FILE OUT | --server URL --out FILE", noStdin(backup)},
 	{"compact", "--db FILE OUT", noStdin(compact)},
 	{"export", "--db FILE [OUT|-]", noStdin(export)},
 	{"import", "--db FILE [--skip-invalid] IN|-", importLines},
+	{"accounts add", "--accounts FILE --email E [--account-id ID] [--display-name N] [--admin]", noStdin(accountsAdd)},
+	{"accounts list", "--accounts FILE", noStdin(accountsList)},
+	{"accounts remove", "--accounts FILE (--account-id ID | --email E)", noStdin(accountsRemove)},
+	{"accounts rotate", "--accounts FILE (--account-id ID | --email E)", noStdin(accountsRotate)},
 }
 
 // noStdin adapts a subcommand that reads no input to the table.
@@ -78,7 +107,7 @@ var usage = func() string {
 	var b strings.Builder
 	b.WriteString("usage:\n")
 	for _, c := range commands {
-		fmt.Fprintf(&b, "  userprops %-7s %s\n", c.name, c.args)
+		fmt.Fprintf(&b, "  userprops %-15s %s\n", c.name, c.args)
 	}
 	b.WriteString("Run 'userprops COMMAND -h' for a command's flags.\n")
 	return b.String()
@@ -104,8 +133,17 @@ func dispatch(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		return err
 	}
 	for _, c := range commands {
-		if c.name == name {
+		group, sub, grouped := strings.Cut(c.name, " ")
+		switch {
+		case !grouped && c.name == name:
 			return c.run(ctx, args, stdin, stdout, stderr)
+		case grouped && group == name && len(args) > 0 && args[0] == sub:
+			return c.run(ctx, args[1:], stdin, stdout, stderr)
+		}
+	}
+	for _, c := range commands {
+		if group, _, ok := strings.Cut(c.name, " "); ok && group == name {
+			return usageError{fmt.Sprintf("%s needs one of its commands\n%s", name, usage)}
 		}
 	}
 	return usageError{fmt.Sprintf("unknown command %q\n%s", name, usage)}

@@ -65,3 +65,17 @@ func TestRun_Usage(t *testing.T) {
 	r := runCmd(t, "", "help")
 	assert.Contains(t, r.stdout, "userprops serve")
 }
+
+func TestErrorLine_OnePrefix(t *testing.T) {
+	db := tempDB(t)
+	mustRun(t, "set", "--db", db, "--account", "a", "k", "1")
+	r := runCmd(t, "", "get", "--db", db, "--account", "a", "missing")
+	require.Error(t, r.err)
+	line := errorLine(r.err)
+	assert.True(t, strings.HasPrefix(line, "userprops: property not found"), "errorLine = %q", line)
+	assert.Equal(t, 1, strings.Count(line, "userprops:"), "errorLine = %q", line)
+
+	r = runCmd(t, "", "get", "--db", filepath.Join(t.TempDir(), "none.db"), "--account", "a", "k")
+	require.Error(t, r.err)
+	assert.True(t, strings.HasPrefix(errorLine(r.err), "userprops: no store at "), "errorLine = %q", errorLine(r.err))
+}

@@ -93,7 +93,11 @@ func TestServe_SIGHUPReloadsAccounts(t *testing.T) {
 		require.NoError(t, os.Rename(tmp, accounts))
 	}
 	write(`{"accounts":[{"accountId":"root","apiToken":"old-token-0123456789","admin":true}]}`)
-	p := startServeProcess(t, "--db", filepath.Join(dir, "props.db"), "--accounts", accounts)
+	// The loop below sends refused tokens until the reload, then as many
+	// requests of one account as it can: no rate limits, which would
+	// answer 429 instead of the 401s and 200s this test is about.
+	p := startServeProcess(t, "--db", filepath.Join(dir, "props.db"), "--accounts", accounts,
+		"--failed-login-rate", "0", "--account-rate", "0")
 	status := func(token string) int {
 		t.Helper()
 		return do(t, "PUT", p.base+"/rest/api/3/user/properties/k?accountId=root", "root", token, `1`).StatusCode
@@ -102,24 +106,16 @@ func TestServe_SIGHUPReloadsAccounts(t *testing.T) {
 
 	// Requests all along, so that the race detector (when the tests run
 	// under it, so does this process) sees reloads beside requests.
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		for {
-			select {
-			case <-stop:
-				return
-			default:
-			}
-			req, _ := http.NewRequest("GET", p.base+"/rest/api/3/user/properties?accountId=root", nil)
-			req.SetBasicAuth("root", "new-token-0123456789")
-			if resp, err := http.DefaultClient.Do(req); err == nil {
-				io.Copy(io.Discard, resp.Body)
-				resp.Body.Close()
-			}
+	stop := keepRequesting(t, func() error {
+		req, _ := http.NewRequest("GET", p.base+"/rest/api/3/user/properties?accountId=root", nil)
+		req.SetBasicAuth("root", "new-token-0123456789")
+		resp, err := http.DefaultClient.Do(req)
+		if err == nil {
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
 		}
+		return nil // refused and failed requests are part of this test
 	})
-	defer func() { close(stop); wg.Wait() }()
 
 	// Revoke the old token, give a new one.
 	write(`{"accounts":[{"accountId":"root","apiToken":"new-token-0123456789","admin":true}]}`)
@@ -145,9 +141,7 @@ func TestServe_SIGHUPReloadsAccounts(t *testing.T) {
 	assert.Equal(t, 401, status("bad-token-0123456789"))
 
 	// SIGINT still stops it, cleanly, and no race was seen.
-	close(stop)
-	wg.Wait()
-	stop = make(chan struct{})
+	stop()
 	require.NoError(t, p.cmd.Process.Signal(os.Interrupt))
 	select {
 	case err := <-p.exited:
@@ -157,4 +151,39 @@ func TestServe_SIGHUPReloadsAccounts(t *testing.T) {
 		t.Fatal("serve did not stop on SIGINT")
 	}
 	assert.NotContains(t, p.stderr.String(), "DATA RACE")
+}
+
+// keepRequesting calls send over and over in a goroutine of its own until
+// the returned stop is called (or the test ends), and fails the test with
+// the first error send returned. stop waits for the goroutine; it may be
+// called more than once.
+func keepRequesting(t *testing.T, send func() error) (stop func()) {
+	t.Helper()
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	var first error
+	wg.Go(func() {
+		for {
+			select {
+			case <-done:
+				return
+			default:
+			}
+			if err := send(); err != nil && first == nil {
+				first = err
+			}
+		}
+	})
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			close(done)
+			wg.Wait()
+			if first != nil {
+				t.Errorf("a request failed: %v", first)
+			}
+		})
+	}
+	t.Cleanup(stop)
+	return stop
 }

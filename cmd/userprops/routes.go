@@ -3,6 +3,8 @@ package main
 import (
 	"io"
 	"net/http"
+
+	"github.com/userprops/userprops/httpapi"
 )
 
 // routes returns the handler of the server: GET (and HEAD) /healthz
@@ -13,7 +15,7 @@ import (
 func routes(api http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/healthz" && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
-			w.Header().Set("Content-Type", "application/json")
+			httpapi.SetJSONHeaders(w.Header())
 			io.WriteString(w, `{"status":"ok"}`+"\n")
 			return
 		}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -11,6 +12,7 @@ import (
 	"net"
 	"net/url"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/userprops/userprops"
@@ -24,7 +26,10 @@ const shutdownTimeout = 10 * time.Second
 
 // serve serves the REST API from a store file until ctx is done (SIGINT or
 // SIGTERM), then finishes the requests in flight and closes the store. On
-// SIGHUP it reads the accounts file again (see reloadOnHangup).
+// SIGHUP it reads the accounts file, and the TLS certificate and key, again
+// (see reloadOnHangup). It serves HTTPS with --tls-cert and --tls-key, and
+// refuses plain HTTP on an address other machines reach unless
+// --behind-tls-proxy says a proxy in front speaks TLS for it.
 func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	flags := flag.NewFlagSet("serve", flag.ContinueOnError)
 	flags.SetOutput(stderr)
@@ -35,7 +40,13 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	postgres := flags.String("postgres", "", "serve from the PostgreSQL database at `DSN` instead of the --db file, so that several servers share one store")
 	maxConns := flags.Int("max-connections", defaultMaxConnections, "at most `N` connections open at once (lowered to fit the open-file limit); at the cap the longest idle one is closed")
 	idleTimeout := flags.Duration("idle-timeout", defaultIdleTimeout, "how long a keep-alive connection may wait for its next request")
+	var indexes indexFlag
+	flags.Var(&indexes, "index", indexUsage)
+	network := addNetworkFlags(flags)
 	if err := parseFlags(flags, args); err != nil {
+		return err
+	}
+	if err := network.check(); err != nil {
 		return err
 	}
 	if flags.NArg() != 0 {
@@ -51,12 +62,26 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	log := slog.New(slog.NewTextHandler(stderr, nil))
 
+	var cert *certificate
+	if network.tls() {
+		var err error
+		if cert, err = loadCertificate(network.tlsCert, network.tlsKey); err != nil {
+			return err
+		}
+	}
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		return err
 	}
 	defer ln.Close()
-	base := "http://" + ln.Addr().String()
+	if err := network.checkExposure(ln.Addr()); err != nil {
+		return err
+	}
+	if network.behindProxy && len(network.proxies) == 0 && !isLoopback(ln.Addr()) {
+		log.Warn("--behind-tls-proxy without --trusted-proxy believes forwarded headers from this machine only; name the proxy's address, or every client counts as the proxy for rate limits",
+			"addr", ln.Addr().String())
+	}
+	base := network.scheme() + "://" + ln.Addr().String()
 	if *baseURL != "" {
 		base = *baseURL
 	}
@@ -65,8 +90,12 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	defer reloadOnHangup(ctx, accounts, log)()
-	store, where, err := openServeStore(ctx, *postgres, *dbPath, accounts)
+	reloads := []reload{accountsReload(accounts, log)}
+	if cert != nil {
+		reloads = append(reloads, certificateReload(cert, log))
+	}
+	defer reloadOnHangup(ctx, reloads...)()
+	store, where, err := openServeStore(ctx, *postgres, *dbPath, append(indexes.options(), userprops.WithDirectory(accounts)))
 	if err != nil {
 		return err
 	}
@@ -74,6 +103,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 
 	var opts []httpapi.Option
 	opts = append(opts, httpapi.WithLogger(log))
+	opts = append(opts, network.options()...)
 	if *baseURL != "" {
 		opts = append(opts, httpapi.WithBaseURL(*baseURL))
 	}
@@ -85,9 +115,15 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	srv := newHTTPServer(routes(httpapi.New(store, accounts, opts...)), limited, *idleTimeout, log)
 
 	served := make(chan error, 1)
-	go func() { served <- srv.Serve(limited) }()
+	if cert != nil {
+		srv.TLSConfig = cert.tlsConfig()
+		go func() { served <- srv.ServeTLS(limited, "", "") }()
+		log.Info("serving HTTPS", "cert", network.tlsCert, "expires", cert.expires())
+	} else {
+		go func() { served <- srv.Serve(limited) }()
+	}
 	log.Info("listening", "addr", ln.Addr().String(), "store", where, "maxConnections", maxOpen)
-	fmt.Fprintf(stdout, "serving on http://%s (store %s)\n", ln.Addr(), where)
+	fmt.Fprintf(stdout, "serving on %s://%s (store %s)\n", network.scheme(), ln.Addr(), where)
 	if *baseURL != "" {
 		fmt.Fprintf(stdout, "self links start with %s\n", *baseURL)
 	}
@@ -110,15 +146,15 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	return nil
 }
 
-// openServeStore opens the store to serve: the PostgreSQL database at dsn if
-// one is given, otherwise the bolt file at dbPath. It also says which, for
-// the log (without the DSN, which may hold a password).
-func openServeStore(ctx context.Context, dsn, dbPath string, accounts userprops.Directory) (userprops.Store, string, error) {
+// openServeStore opens the store to serve with opts: the PostgreSQL
+// database at dsn if one is given, otherwise the bolt file at dbPath. It also
+// says which, for the log (without the DSN, which may hold a password).
+func openServeStore(ctx context.Context, dsn, dbPath string, opts []userprops.Option) (userprops.Store, string, error) {
 	if dsn != "" {
-		s, err := pgstore.Open(ctx, dsn, userprops.WithDirectory(accounts))
+		s, err := pgstore.Open(ctx, dsn, opts...)
 		return s, "postgres", err
 	}
-	s, err := userprops.OpenBolt(dbPath, userprops.WithDirectory(accounts))
+	s, err := userprops.OpenBolt(dbPath, opts...)
 	if err != nil {
 		return nil, "", err
 	}
@@ -126,16 +162,22 @@ func openServeStore(ctx context.Context, dsn, dbPath string, accounts userprops.
 }
 
 // loadOrCreateAccounts loads the accounts file at path (refusing one others
-// could have written, see httpapi.LoadAccounts). With no path it uses
-// accounts.json beside the store, creating it, on first start, with one
-// administrator and a random API token, and prints how to call the server.
+// could have written, see httpapi.LoadAccounts) and says which file it is
+// and how to list its accounts. With no path it uses accounts.json beside
+// the store, creating it, on first start, with one administrator and a
+// random API token, and prints how to call the server.
 func loadOrCreateAccounts(path, dbPath, base string, stdout io.Writer, log *slog.Logger) (*httpapi.AccountsFile, error) {
-	if path != "" {
-		return httpapi.OpenAccountsFile(path, log)
+	given := path != ""
+	if !given {
+		path = filepath.Join(filepath.Dir(dbPath), "accounts.json")
 	}
-	path = filepath.Join(filepath.Dir(dbPath), "accounts.json")
 	accounts, err := httpapi.OpenAccountsFile(path, log)
-	if !errors.Is(err, fs.ErrNotExist) {
+	if err == nil {
+		abs, _ := filepath.Abs(path) // on error, abs is ""
+		fmt.Fprintf(stdout, "accounts from %s (%d); list them with: userprops accounts list --accounts %s\n",
+			path, accounts.Accounts().Len(), shellQuote(cmp.Or(abs, path)))
+	}
+	if given || !errors.Is(err, fs.ErrNotExist) {
 		return accounts, err
 	}
 	// Jira clients such as jira.js insist on an email with a dotted domain.
@@ -149,4 +191,12 @@ func loadOrCreateAccounts(path, dbPath, base string, stdout io.Writer, log *slog
 	fmt.Fprintf(stdout, "  curl -u '%s:%s' '%s/rest/api/3/user/properties/settings?accountId=%s'\n\n",
 		admin.Email, admin.APIToken, base, admin.AccountID)
 	return httpapi.OpenAccountsFile(path, log)
+}
+
+// shellQuote quotes s for a POSIX shell when it needs quoting.
+func shellQuote(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789@%+=:,./-_") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }

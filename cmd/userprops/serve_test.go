@@ -49,7 +49,7 @@ type server struct {
 	done   chan error
 }
 
-var servingLine = regexp.MustCompile(`serving on (http://\S+)`)
+var servingLine = regexp.MustCompile(`serving on (https?://\S+)`)
 
 // startServe runs serve with args (plus a free port) until the test ends or
 // stop is called.
@@ -148,6 +148,11 @@ func TestServe_RestartKeepsDataAndAccounts(t *testing.T) {
 
 	s = startServe(t, "--db", db)
 	assert.NotContains(t, s.stdout.String(), "created", "a second start made new accounts")
+	// It says which file it uses and how to list its accounts, and that works.
+	m := regexp.MustCompile(`(?m)^accounts from (\S+) \(1\); list them with: userprops (accounts list --accounts \S+)$`).FindStringSubmatch(s.stdout.String())
+	require.NotNil(t, m, "stdout of a second start:\n%s", s.stdout)
+	assert.Equal(t, filepath.Join(dir, "accounts.json"), m[1])
+	assert.Contains(t, mustRun(t, strings.Fields(m[2])...), `"accountId":"admin"`)
 	resp = do(t, "PUT", s.base+"/rest/api/2/user/properties/k?accountId=admin", "admin@userprops.localhost", token, `[2]`)
 	assert.Equal(t, 200, resp.StatusCode, "the property survived the restart")
 }

@@ -22,7 +22,7 @@ func TestSet(t *testing.T) {
 	r = runCmd(t, "[true]\n", "set", "--db", db, "--account", "acc", "piped")
 	require.NoError(t, r.err)
 	assert.Equal(t, `{"key":"piped","status":"updated"}`+"\n", r.stdout)
-	assert.Contains(t, mustRun(t, "get", "--db", db, "--account", "acc", "piped"), `"value":[true]`+"\n}")
+	assert.Equal(t, "[true]\n", mustRun(t, "get", "--db", db, "--account", "acc", "--raw", "piped"), "stdin stored byte for byte")
 
 	for _, c := range []struct {
 		name  string
