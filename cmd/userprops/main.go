@@ -7,6 +7,7 @@
 //	userprops delete  [--db FILE | --postgres DSN] --account ID KEY
 //	userprops keys    [--db FILE | --postgres DSN] --account ID
 //	userprops find    [--db FILE | --postgres DSN] [--index '[KEY].PATH']... [--start-at N] [--max-results N] QUERY
+//	userprops index   list|add|drop --db FILE ['[KEY].PATH']
 //	userprops check   [--db FILE | --postgres DSN]
 //	userprops backup  --db FILE OUT | --server URL --out FILE
 //	userprops compact --db FILE OUT
@@ -21,7 +22,8 @@
 // operations on the command line, and find is its user search by property
 // (Jira's structured query, such as '[location].office.city is "Sydney"');
 // --index declares an index, which a store file records and keeps (the
-// same bracket form as queries). check verifies a whole store, backup makes a
+// same bracket form as queries); index lists, adds and drops the indexes a
+// file keeps. check verifies a whole store, backup makes a
 // consistent copy of a file (or, with --server, of the file a running serve
 // holds), compact a compacted one, and export and import move
 // properties in and out of any store as JSON Lines. The accounts commands manage the
@@ -84,6 +86,7 @@ var commands = []command{
 	{"delete", storeArgs + " --account ID KEY", noStdin(del)},
 	{"keys", storeArgs + " --account ID", noStdin(keys)},
 	{"find", storeArgs + " " + indexArgs + " [--start-at N] [--max-results N] QUERY", noStdin(find)},
+	{"index", indexArgsLine, noStdin(indexCommand(func(p string) (indexKeeper, error) { return openExisting(p) }))},
 	{"check", storeArgs, noStdin(check)},
 	{"backup", "--db FILE OUT | --server URL --out FILE", noStdin(backup)},
 	{"compact", "--db FILE OUT", noStdin(compact)},
