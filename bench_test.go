@@ -38,11 +38,22 @@ func benchAccount(i int) string { return fmt.Sprintf("user-%07d", i) }
 func benchKey(j int) string     { return fmt.Sprintf("key-%02d", j) }
 
 // fixtures caches bbolt files in the store's layout, by size, for the
-// whole benchmark run.
+// whole benchmark run, and the store open on one of them (searchStore).
 var fixtures struct {
 	sync.Mutex
-	dir   string
-	files map[string]string
+	dir    string
+	files  map[string]string
+	search *BoltStore
+}
+
+// closeFixtures closes the fixtures' store and removes their files.
+func closeFixtures() {
+	if fixtures.search != nil {
+		fixtures.search.Close()
+	}
+	if fixtures.dir != "" {
+		os.RemoveAll(fixtures.dir)
+	}
 }
 
 // fixture returns a copy of a store file holding users × keys properties,
@@ -64,6 +75,19 @@ func sparseFixture(b *testing.B, users int) string {
 }
 
 func fixtureOf(b *testing.B, name string, users int, keysOf func(user int) int) string {
+	return copyFixture(b, cachedFixture(b, name, func(path string) error {
+		return writeFixture(path, users, func(u int, put func(key string, value []byte)) {
+			for k := range keysOf(u) {
+				put(benchKey(k), benchValue)
+			}
+		})
+	}))
+}
+
+// cachedFixture returns the path of the fixture file name, written by
+// write the first time it is asked for in the benchmark run. Benchmarks
+// that may change the file use a copy (copyFixture).
+func cachedFixture(b *testing.B, name string, write func(path string) error) string {
 	b.Helper()
 	fixtures.Lock()
 	defer fixtures.Unlock()
@@ -77,43 +101,32 @@ func fixtureOf(b *testing.B, name string, users int, keysOf func(user int) int) 
 	src, ok := fixtures.files[name]
 	if !ok {
 		src = filepath.Join(fixtures.dir, name)
-		if err := writeFixture(src, users, keysOf); err != nil {
+		if err := write(src); err != nil {
 			b.Fatal(err)
 		}
 		fixtures.files[name] = src
 	}
-	data, err := os.ReadFile(src)
-	if err != nil {
-		b.Fatal(err)
-	}
-	dst := filepath.Join(b.TempDir(), name)
-	if err := os.WriteFile(dst, data, 0o600); err != nil {
-		b.Fatal(err)
-	}
+	return src
+}
+
+// copyFixture returns a copy of the file at src in b's temporary directory.
+func copyFixture(b *testing.B, src string) string {
+	b.Helper()
+	dst := filepath.Join(b.TempDir(), filepath.Base(src))
+	copyFile(b, src, dst, 0o600)
 	return dst
 }
 
-func writeFixture(path string, users int, keysOf func(int) int) error {
+// writeFixture writes a store file of users accounts, each holding the
+// properties propsOf puts (in ascending key order), straight in the store's
+// layout with plain bbolt.
+func writeFixture(path string, users int, propsOf func(user int, put func(key string, value []byte))) error {
 	db, err := bolt.Open(path, 0o600, &bolt.Options{NoSync: true, FreelistType: bolt.FreelistMapType})
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	err = db.Update(func(tx *bolt.Tx) error {
-		meta, err := tx.CreateBucket(boltMetaBucket)
-		if err != nil {
-			return err
-		}
-		if err := meta.Put(boltFormatKey, []byte{0, 0, 0, byte(boltFormat)}); err != nil {
-			return err
-		}
-		if _, err = tx.CreateBucket(boltPropsBucket); err != nil {
-			return err
-		}
-		_, err = tx.CreateBucket(boltUsageBucket)
-		return err
-	})
-	if err != nil {
+	if err := db.Update(createLayout); err != nil {
 		return err
 	}
 	const usersPerTx = 5000
@@ -122,23 +135,24 @@ func writeFixture(path string, users int, keysOf func(int) int) error {
 		err := db.Update(func(tx *bolt.Tx) error {
 			props, usage := tx.Bucket(boltPropsBucket), tx.Bucket(boltUsageBucket)
 			props.FillPercent, usage.FillPercent = 0.9, 0.9 // keys arrive in order
-			for u := start; u < min(users, start+usersPerTx); u++ {
+			var err error
+			for u := start; u < min(users, start+usersPerTx) && err == nil; u++ {
 				var used Usage
-				for k := range keysOf(u) {
-					rec, valueCRC := newRecord(benchValue)
-					key := boltKey(nil, benchAccount(u), benchKey(k))
+				propsOf(u, func(k string, value []byte) {
+					rec, valueCRC := newRecord(value)
+					key := boltKey(nil, benchAccount(u), k)
 					stampRecord(key, rec, valueCRC, 1, now)
-					if err := props.Put(key, rec); err != nil {
-						return err
+					if err == nil {
+						err = props.Put(key, rec)
 					}
 					used.Properties++
-					used.Bytes += PropertyBytes(benchKey(k), benchValue)
-				}
-				if err := writeUsage(usage, boltKey(nil, benchAccount(u), ""), used); err != nil {
-					return err
+					used.Bytes += PropertyBytes(k, value)
+				})
+				if err == nil {
+					err = writeUsage(usage, boltKey(nil, benchAccount(u), ""), used)
 				}
 			}
-			return nil
+			return err
 		})
 		if err != nil {
 			return err
@@ -280,12 +294,21 @@ func BenchmarkGet(b *testing.B) {
 	})
 }
 
-// warm reads every page of the properties bucket once, so that timed reads
-// do not pay for first touches of the memory map.
+// warm reads every page of the properties bucket and of the index entries
+// once, so that timed reads do not pay for first touches of the memory map.
 func warm(b *testing.B, db *bolt.DB) {
-	err := db.View(func(tx *bolt.Tx) error {
-		c := tx.Bucket(boltPropsBucket).Cursor()
+	walk := func(bk *bolt.Bucket) {
+		c := bk.Cursor()
 		for k, _ := c.First(); k != nil; k, _ = c.Next() {
+		}
+	}
+	err := db.View(func(tx *bolt.Tx) error {
+		walk(tx.Bucket(boltPropsBucket))
+		if terms := tx.Bucket(boltTermsBucket); terms != nil {
+			return terms.ForEachBucket(func(id []byte) error {
+				walk(terms.Bucket(id))
+				return nil
+			})
 		}
 		return nil
 	})

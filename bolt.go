@@ -8,11 +8,13 @@ import (
 	"fmt"
 	"hash/crc32"
 	"hash/fnv"
+	"log/slog"
 	"math"
 	"os"
 	"runtime/debug"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -22,11 +24,13 @@ import (
 
 // The on-disk layout of a bolt store.
 //
-// A store is one bbolt file with three top-level buckets:
+// A store is one bbolt file with five top-level buckets:
 //
-//	"meta"   "format" → format version, uint32 big-endian (currently 2)
-//	"props"  property key → property record
-//	"usage"  account prefix → usage record (since format 2)
+//	"meta"     "format" → format version, uint32 big-endian (currently 3)
+//	"props"    property key → property record
+//	"usage"    account prefix → usage record (since format 2)
+//	"indexes"  index id → index record (since format 3)
+//	"terms"    index id → a bucket of that index's entries (since format 3)
 //
 // A property key is the account ID prefixed by its length, then the property
 // key:
@@ -63,12 +67,44 @@ import (
 // Every write updates its account's record in its own transaction, so the
 // records always agree with the properties; Check verifies that they do.
 //
+// An index (WithIndex, AddIndex) has an id, 8 bytes big-endian from the
+// "indexes" bucket's sequence, never reused. Its record, under that id in
+// "indexes", is:
+//
+//	state     1 byte: 1 being built, 2 ready
+//	key       uvarint(len) | the property key
+//	path      uvarint(len) | the path (dot-separated field names)
+//	resume    while being built: the property key the build goes on from
+//	          (empty: from the first), up to the checksum
+//	checksum  uint32 big-endian, CRC-32C of id | everything above
+//
+// Its entries are the keys of the bucket of the same id in "terms", each with
+// an empty value: one per term of each value of the index's key
+// (Index.Terms), for that value's account:
+//
+//	uvarint(len(term)) | term | accountID
+//
+// so the accounts indexed under one term are one range of keys, in
+// ascending byte order of account ID: a lookup is one cursor seek and a walk.
+// A term of 256 bytes or more is stored as its first 224 bytes and its
+// SHA-256 (see maxStoredTerm). Every write moves its property's entries in
+// the transaction that writes the property, in every index on its key,
+// whatever the state; a build adds the entries of one batch of properties
+// per transaction, with the resume key of the next, so that the entries of
+// the properties before the resume key are always complete, and the index
+// is marked ready in the transaction of the last batch. Find uses only
+// ready indexes; Check verifies the entries against the properties both
+// ways.
+//
 // A reader that finds a format version newer than boltFormat refuses the file
 // (ErrFormatVersion); a later format may add buckets or record fields only
-// behind a new version number. Format 1 had no "usage" bucket: OpenBolt
-// upgrades such a file in place, in one transaction, counting every account's
-// usage from its properties, so that a library that does not keep the
-// records (format 1) refuses the file from then on.
+// behind a new version number. OpenBolt upgrades older files in place, in
+// one transaction: format 1 had no "usage" bucket, and the upgrade counts
+// every account's usage from its properties; formats 1 and 2 had no
+// indexes, and the upgrade adds the empty "indexes" and "terms" buckets. A
+// library that knows an older format refuses the file from then on, so
+// that no write can reach it that does not keep its usage records and
+// indexes.
 var (
 	boltMetaBucket  = []byte("meta")
 	boltPropsBucket = []byte("props")
@@ -76,8 +112,8 @@ var (
 )
 
 // boltFormat is the format version this library writes and reads; it
-// upgrades files of format 1 (which had no usage records) on open.
-const boltFormat uint32 = 2
+// upgrades files of formats 1 (no usage records) and 2 (no indexes) on open.
+const boltFormat uint32 = 3
 
 const recordHeaderLen = 20
 
@@ -98,10 +134,23 @@ const boltLockPoll = 50 * time.Millisecond
 // while a lone writer pays exactly one commit. Reads run in parallel with each
 // other and with the commit in progress, and copy what they return out of the
 // file's memory map.
+//
+// The file keeps its indexes (WithIndex, AddIndex; listed by Indexes,
+// removed by DropIndex): every write moves its property's index entries in
+// the commit that writes the property, so an index never lags, and Find
+// answers the clauses on an indexed key and path from one range of entries.
+// An index costs each write of its key the reading of two values and, when
+// the indexed value changes, two more places in the file to write.
 type BoltStore struct {
 	gate *Gate
 	db   *bolt.DB
 	path string
+	log  *slog.Logger
+
+	// indexes are the file's indexes as of the last commit; the committer
+	// replaces the table after each commit that changes them.
+	indexes    atomic.Pointer[indexTable]
+	buildBatch int // property records per build transaction (boltBuildBatch)
 
 	// lifecycle is held shared by every writer from enqueue to answer, and
 	// exclusively by Close, so that Close waits for writes in flight and no
@@ -122,8 +171,17 @@ var _ Store = (*BoltStore)(nil)
 
 // OpenBolt opens the store file at path, creating it with mode 0600 if it does
 // not exist (or is empty). It accepts the options every store
-// does (WithDirectory, WithClock, WithAccountLimits) and the bolt options
-// (WithLockTimeout). A file of format 1 is upgraded (see the layout above).
+// does (WithDirectory, WithClock, WithAccountLimits, WithIndex) and the bolt
+// options (WithLockTimeout, WithMmapSize, WithLogger). A file of an older
+// format is upgraded (see the layout above).
+//
+// The file records its indexes and keeps them until DropIndex: each
+// WithIndex the file lacks is added and built before OpenBolt returns, from
+// the properties as they are, in batches of one transaction each, with its
+// progress in the log (WithLogger); a build that a crash or a cancelled
+// AddIndex left half done is finished first, from its last batch. Indexes
+// the file has but opts do not declare are kept and used all the same
+// (Indexes lists them).
 //
 // A file can be open through one handle at a time. If another handle, in this
 // process or another, holds it, OpenBolt waits up to the lock timeout and
@@ -150,18 +208,24 @@ func OpenBolt(path string, opts ...Option) (*BoltStore, error) {
 	}
 	db.AllocSize = growthStep(0) // the committer adjusts it to the file's size (see growthStep)
 	s := &BoltStore{
-		gate:    NewGate(opts...),
-		db:      db,
-		path:    path,
-		queue:   make(chan *boltWrite, boltQueueLen),
-		stop:    make(chan struct{}),
-		stopped: make(chan struct{}),
+		gate:       NewGate(opts...),
+		db:         db,
+		path:       path,
+		log:        cfg.log,
+		buildBatch: boltBuildBatch,
+		queue:      make(chan *boltWrite, boltQueueLen),
+		stop:       make(chan struct{}),
+		stopped:    make(chan struct{}),
 	}
 	if err := s.initFormat(); err != nil {
 		_ = db.Close()
 		return nil, err
 	}
 	go s.commitLoop()
+	if err := s.openIndexes(); err != nil {
+		_ = s.Close()
+		return nil, err
+	}
 	return s, nil
 }
 
@@ -179,13 +243,14 @@ const DefaultMmapSize = 1 << (28 + 2*(strconv.IntSize/64))
 type boltConfig struct {
 	lockTimeout time.Duration
 	mmapSize    int
+	log         *slog.Logger
 }
 
 // boltSetting is a bolt-only Option's setting (see BackendOption).
 type boltSetting func(*boltConfig)
 
 func newBoltConfig(opts []Option) boltConfig {
-	c := boltConfig{lockTimeout: DefaultLockTimeout, mmapSize: DefaultMmapSize}
+	c := boltConfig{lockTimeout: DefaultLockTimeout, mmapSize: DefaultMmapSize, log: slog.Default()}
 	for _, set := range BackendSettings[boltSetting](opts) {
 		set(&c)
 	}
@@ -456,10 +521,11 @@ func checkBoltFreelist(f *os.File, m boltMeta, pageSize int64) error {
 }
 
 // initFormat checks the format of a freshly opened file, lays out an empty
-// one, and upgrades one of format 1. It writes only to a file with no buckets
-// at all, or of format 1.
+// one, upgrades one of an older format, and loads its indexes. It writes
+// only to a file with no buckets at all, or of an older format.
 func (s *BoltStore) initFormat() error {
-	var empty, upgrade bool
+	var empty bool
+	var format uint32
 	err := s.view("open", func(tx *bolt.Tx) error {
 		meta, props := tx.Bucket(boltMetaBucket), tx.Bucket(boltPropsBucket)
 		if meta == nil && props == nil {
@@ -478,64 +544,81 @@ func (s *BoltStore) initFormat() error {
 		if props == nil || len(v) != 4 {
 			return s.gate.MarkDamaged(fmt.Errorf("%w: %s has lost its format record or its properties bucket", ErrCorrupt, s.path))
 		}
-		f := binary.BigEndian.Uint32(v)
-		if f > boltFormat {
+		format = binary.BigEndian.Uint32(v)
+		if format > boltFormat {
 			return fmt.Errorf("%w: %s has format %d, this library reads up to %d",
-				ErrFormatVersion, s.path, f, boltFormat)
+				ErrFormatVersion, s.path, format, boltFormat)
 		}
-		if upgrade = f < 2; !upgrade && tx.Bucket(boltUsageBucket) == nil {
-			return s.gate.MarkDamaged(fmt.Errorf("%w: %s has lost its usage bucket", ErrCorrupt, s.path))
+		for _, need := range boltFormatBuckets {
+			if format >= need.since && tx.Bucket(need.name) == nil {
+				return s.gate.MarkDamaged(fmt.Errorf("%w: %s has lost its %s bucket", ErrCorrupt, s.path, need.name))
+			}
 		}
 		return nil
 	})
-	if err != nil {
+	switch {
+	case err != nil:
 		return err
-	}
-	if upgrade {
-		return s.upgradeFormat()
-	}
-	if !empty {
-		return nil
-	}
-	err = s.db.Update(func(tx *bolt.Tx) error {
-		meta, err := tx.CreateBucket(boltMetaBucket)
+	case empty:
+		if err = s.update("initialise", createLayout); err != nil {
+			return fmt.Errorf("userprops: initialising %s: %w", s.path, err)
+		}
+	case format < boltFormat:
+		err := s.update("upgrade", func(tx *bolt.Tx) error {
+			return upgradeFormat(tx, tx.Bucket(boltMetaBucket), format)
+		})
 		if err != nil {
-			return err
+			return fmt.Errorf("userprops: upgrading %s from format %d to %d: %w", s.path, format, boltFormat, err)
 		}
-		if err := meta.Put(boltFormatKey, binary.BigEndian.AppendUint32(nil, boltFormat)); err != nil {
-			return err
-		}
-		if _, err = tx.CreateBucket(boltPropsBucket); err != nil {
-			return err
-		}
-		_, err = tx.CreateBucket(boltUsageBucket)
+	}
+	return s.view("open", func(tx *bolt.Tx) error {
+		t, err := s.loadIndexes(tx)
+		s.indexes.Store(t)
 		return err
 	})
-	if err != nil {
-		return fmt.Errorf("userprops: initialising %s: %w", s.path, err)
-	}
-	return nil
 }
 
-// upgradeFormat takes a file of format 1 to the current format in one
-// transaction: it counts the usage of every account into a new usage bucket.
-// It reads every property key, contained (see contain).
-func (s *BoltStore) upgradeFormat() error {
-	err := s.contain("upgrade", func() error {
-		return s.db.Update(func(tx *bolt.Tx) error {
-			if _, err := tx.CreateBucket(boltUsageBucket); err != nil {
-				return err
-			}
-			if err := countUsage(tx); err != nil {
-				return err
-			}
-			return tx.Bucket(boltMetaBucket).Put(boltFormatKey, binary.BigEndian.AppendUint32(nil, boltFormat))
-		})
-	})
+// boltFormatBuckets are the buckets a store of each format has besides
+// "meta" and "props", with the format that brought them.
+var boltFormatBuckets = []struct {
+	name  []byte
+	since uint32
+}{
+	{boltUsageBucket, 2},
+	{boltIndexesBucket, 3},
+	{boltTermsBucket, 3},
+}
+
+// createLayout lays out the empty file of tx in the current format.
+func createLayout(tx *bolt.Tx) error {
+	meta, err := tx.CreateBucket(boltMetaBucket)
 	if err != nil {
-		return fmt.Errorf("userprops: upgrading %s to format %d: %w", s.path, boltFormat, err)
+		return err
 	}
-	return nil
+	if _, err = tx.CreateBucket(boltPropsBucket); err != nil {
+		return err
+	}
+	return upgradeFormat(tx, meta, 0)
+}
+
+// upgradeFormat takes the file of tx, of format from (0: a new file, with
+// its "meta" and empty "props" buckets), to the current format: it adds the
+// buckets of later formats and, for a file of format 1, counts the usage of
+// every account from its properties.
+func upgradeFormat(tx *bolt.Tx, meta *bolt.Bucket, from uint32) error {
+	for _, need := range boltFormatBuckets {
+		if from < need.since {
+			if _, err := tx.CreateBucket(need.name); err != nil {
+				return err
+			}
+		}
+	}
+	if from == 1 {
+		if err := countUsage(tx); err != nil {
+			return err
+		}
+	}
+	return meta.Put(boltFormatKey, binary.BigEndian.AppendUint32(nil, boltFormat))
 }
 
 // contain runs fn, which calls into bbolt, so that damage cannot take the
@@ -730,6 +813,20 @@ func (s *BoltStore) Delete(ctx context.Context, accountID, key string) error {
 		return err
 	}
 	return w.err
+}
+
+// DeleteAccount implements Store: every property of the account, its index
+// entries and its usage record go in one commit, which DeleteAccount waits
+// for until it is synced to disk, as Delete does.
+func (s *BoltStore) DeleteAccount(ctx context.Context, accountID string) (int, error) {
+	if err := s.gate.AdmitDeleteAccount(ctx, accountID); err != nil {
+		return 0, err
+	}
+	w := &boltWrite{kind: writeDeleteAccount, key: boltKey(nil, accountID, ""), accountID: accountID}
+	if err := s.write(ctx, w); err != nil {
+		return 0, err
+	}
+	return w.deleted, w.err
 }
 
 // Close implements Store. It waits for the writes in flight to be committed

@@ -15,7 +15,10 @@ import (
 
 // Check reads the whole file and verifies it: every property key decodes
 // and every record passes its checksum, every account's usage record passes
-// its checksum and agrees with the account's properties, then bbolt's own
+// its checksum and agrees with the account's properties, every index entry
+// names a property whose value has its term and every property has the
+// entries of its terms in each index on its key (in an index being built,
+// the properties it has reached), then bbolt's own
 // consistency check (every page reachable or free, and none twice). It
 // returns nil, or an error wrapping ErrCorrupt that lists the first problems
 // found; finding damage also marks the store damaged (see ErrCorrupt). It
@@ -54,6 +57,10 @@ func (s *BoltStore) Check(ctx context.Context) error {
 		}
 		found, err := checkUsage(ctx, tx, maxProblems-len(problems))
 		if err != nil {
+			return err
+		}
+		problems = append(problems, found...)
+		if found, err = s.checkIndexes(ctx, tx, maxProblems-len(problems)); err != nil {
 			return err
 		}
 		problems = append(problems, found...)

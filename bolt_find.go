@@ -4,21 +4,30 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"slices"
 
 	bolt "go.etcd.io/bbolt"
 )
 
 // Find implements Store. It answers from one read transaction, so it sees
 // every write committed before it began and runs beside writers without
-// holding them up. A record that fails its checksum returns an error
-// wrapping ErrCorrupt.
+// holding them up. It answers a clause from an index when the file keeps a
+// complete one on the clause's key and path (WithIndex, AddIndex), and
+// otherwise by reading the values of the clause's key. A record that fails
+// its checksum returns an error wrapping ErrCorrupt.
 func (s *BoltStore) Find(ctx context.Context, q Query, page Page) (found Found, err error) {
 	page, err = s.gate.AdmitFind(ctx, q, page)
 	if err != nil {
 		return Found{}, err
 	}
 	err = s.view("find", func(tx *bolt.Tx) error {
-		found, err = Evaluate(ctx, &boltView{s: s, props: tx.Bucket(boltPropsBucket)}, q, page)
+		// The table is loaded after the transaction began: an index it
+		// shows complete since a later transaction is not used.
+		v := &boltView{s: s, tx: tx, txID: uint64(tx.ID()), table: s.indexes.Load(), props: tx.Bucket(boltPropsBucket)}
+		var ok bool
+		if found, ok = v.findTerm(q, page); !ok {
+			found, err = Evaluate(ctx, v, q, page)
+		}
 		return err
 	})
 	return found, err
@@ -27,14 +36,124 @@ func (s *BoltStore) Find(ctx context.Context, q Query, page Page) (found Found, 
 // boltView is the FindView of one read transaction.
 type boltView struct {
 	s     *BoltStore
+	tx    *bolt.Tx
+	txID  uint64
+	table *indexTable
 	props *bolt.Bucket
 	kbuf  []byte
+	// resolved caches the entries buckets of the indexes asked about; nil
+	// for one the view cannot use.
+	resolved []resolvedIndex
 }
 
-func (v *boltView) Indexed(Index) bool { return false }
+type resolvedIndex struct {
+	ix      Index
+	entries *bolt.Bucket
+}
 
-func (v *boltView) Lookup(context.Context, Index, string) ([]string, error) {
-	return nil, fmt.Errorf("userprops: bolt store keeps no index")
+// entries returns the entries bucket of ix if this transaction sees ix
+// complete, and nil otherwise.
+func (v *boltView) entries(ix Index) *bolt.Bucket {
+	for _, r := range v.resolved {
+		if r.ix == ix {
+			return r.entries
+		}
+	}
+	var e *bolt.Bucket
+	if bi := v.table.byIx[ix]; bi != nil && bi.ready && bi.readyTx <= v.txID {
+		// A DropIndex committed before this transaction began, and
+		// published after it loaded the table, leaves no bucket.
+		if terms := v.tx.Bucket(boltTermsBucket); terms != nil {
+			e = terms.Bucket(bi.id)
+		}
+	}
+	v.resolved = append(v.resolved, resolvedIndex{ix, e})
+	return e
+}
+
+func (v *boltView) Indexed(ix Index) bool { return v.entries(ix) != nil }
+
+// findTerm answers, without listing every match, a query that is one
+// clause on a complete index whose literal has entries under one term
+// only (Index.Terms): its count record is the total, and the page is read
+// from its entries, which are the matches in order. It reports false when
+// q is not such a query, for Evaluate to answer: an And or an Or, a clause
+// without an index, a literal whose terms both have entries (an array may
+// hold 1 and "1"), or a term shortened in the index (see maxStoredTerm).
+func (v *boltView) findTerm(q Query, page Page) (Found, bool) {
+	n := q.n
+	if n.op != qClause {
+		return Found{}, false
+	}
+	e := v.entries(Index{n.key, n.path})
+	if e == nil {
+		return Found{}, false
+	}
+	var prefix []byte
+	var total uint64
+	for _, t := range n.lit.terms() {
+		stored, shortened := storedTerm(t)
+		if shortened {
+			return Found{}, false
+		}
+		p := termPrefix(nil, stored)
+		if count, ok := termCount(e.Get(p)); ok {
+			if prefix != nil {
+				return Found{}, false
+			}
+			prefix, total = p, count
+		}
+	}
+	found := Found{AccountIDs: []string{}, Total: int(total)}
+	if prefix == nil || page.StartAt >= found.Total {
+		return found, true
+	}
+	c := e.Cursor()
+	k, _ := c.Seek(prefix) // the count record
+	for skip := page.StartAt; skip >= 0 && k != nil; skip-- {
+		k, _ = c.Next()
+	}
+	for ; k != nil && bytes.HasPrefix(k, prefix) && len(found.AccountIDs) < page.MaxResults; k, _ = c.Next() {
+		found.AccountIDs = append(found.AccountIDs, string(k[len(prefix):]))
+	}
+	return found, true
+}
+
+// Lookup walks the entries of term: the accounts come in ascending byte
+// order. The accounts of a shortened term (see maxStoredTerm) are checked
+// against their values.
+func (v *boltView) Lookup(ctx context.Context, ix Index, term string) ([]string, error) {
+	e := v.entries(ix)
+	if e == nil {
+		return nil, fmt.Errorf("userprops: %s: index %s is not complete in this transaction", v.s.path, ix)
+	}
+	stored, shortened := storedTerm(term)
+	prefix := termPrefix(nil, stored)
+	var ids []string
+	c := e.Cursor()
+	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+		if len(k) == len(prefix) {
+			continue // the term's count record
+		}
+		if len(ids)%4096 == 4095 {
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
+		}
+		ids = append(ids, string(k[len(prefix):]))
+	}
+	if !shortened {
+		return ids, nil
+	}
+	var err error
+	ids = slices.DeleteFunc(ids, func(id string) bool {
+		value, ok, verr := v.Value(ctx, id, ix.Key)
+		if verr != nil {
+			err = verr
+		}
+		return !ok || !slices.Contains(ix.Terms(value), term)
+	})
+	return ids, err
 }
 
 // Scan reads every property record and passes on those of key: the records

@@ -1,6 +1,7 @@
 package userprops
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"fmt"
@@ -33,6 +34,15 @@ const (
 	writeDelete
 	// writeRestore stores properties exactly as given (Restore).
 	writeRestore
+	// writeAddIndex records a new index, to be built (AddIndex).
+	writeAddIndex
+	// writeBuildIndex indexes one batch of properties (AddIndex).
+	writeBuildIndex
+	// writeDropIndex removes an index and its entries (DropIndex).
+	writeDropIndex
+	// writeDeleteAccount removes every property of one account
+	// (DeleteAccount).
+	writeDeleteAccount
 )
 
 // boltWrite is one change waiting for the committer.
@@ -50,6 +60,17 @@ type boltWrite struct {
 
 	// writeRestore: composite keys and complete records, in order.
 	restore []boltEntry
+
+	// writeDeleteAccount: key is the account prefix; deleted is how many
+	// properties the write removed.
+	deleted int
+
+	// The index writes: the index, and its id (set by writeAddIndex, for
+	// writeBuildIndex); what a writeBuildIndex did, or for writeAddIndex
+	// whether the index was ready already.
+	index    Index
+	indexID  []byte
+	progress buildProgress
 
 	// state moves once from writePending to writeTaken (by the committer)
 	// or to writeCancelled (by the caller whose context ended first).
@@ -157,17 +178,24 @@ func (s *BoltStore) commit(batch []*boltWrite) {
 		s.commitTrace(live)
 	}
 	now := s.gate.Now().UnixNano()
+	var b *batchTx
 	err := s.update("commit", func(tx *bolt.Tx) error {
 		s.db.AllocSize = growthStep(tx.Size())
-		b := batchTx{s: s, props: tx.Bucket(boltPropsBucket), usage: tx.Bucket(boltUsageBucket), now: now}
+		b = &batchTx{s: s, tx: tx, props: tx.Bucket(boltPropsBucket), usage: tx.Bucket(boltUsageBucket), now: now, tab: s.indexes.Load()}
 		for _, w := range live {
 			var err error
 			if w.status, w.err, err = w.apply(b); err != nil {
 				return err
 			}
 		}
-		return nil
+		return b.flushCounts()
 	})
+	if err == nil && b.tab != s.indexes.Load() {
+		// Only now that the batch is committed: a Find that loads the
+		// table in a transaction begun before the commit finds the
+		// indexes it completed, with readyTx later than its own.
+		s.indexes.Store(b.tab)
+	}
 	for _, w := range live {
 		if err != nil {
 			w.status, w.err = 0, err
@@ -187,23 +215,28 @@ func growthStep(size int64) int {
 }
 
 // batchTx is the transaction a batch is applied in: its buckets, the time
-// that stamps its records, and the store (for its Gate and messages).
+// that stamps its records, the store (for its Gate and messages), and the
+// indexes as the writes of the batch so far leave them.
 type batchTx struct {
 	s            *BoltStore
+	tx           *bolt.Tx
 	props, usage *bolt.Bucket
 	now          int64
+	tab          *indexTable
+	open         map[string]*batchIndex // the indexes written, by id
 }
 
 // apply performs w in the transaction b. It returns w's own answer, and a
 // non-nil err if bbolt failed or met damage, which must roll back the
 // transaction.
 //
-// Every write keeps the usage record of its account (bolt_usage.go) in the
-// same transaction: the usage a write reads includes the writes before it in
-// the batch, so that the account limits count the writes of one account one
-// after another. A Set the limits refuse answers ErrAccountFull and writes
+// Every write keeps the usage record of its account (bolt_usage.go) and the
+// entries of the indexes on its key (bolt_index.go) in the same transaction:
+// the usage a write reads includes the writes before it in the batch, so
+// that the account limits count the writes of one account one after
+// another. A Set the limits refuse answers ErrAccountFull and writes
 // nothing; a Restore is exempt from the limits, but counted.
-func (w *boltWrite) apply(b batchTx) (status Status, answer, err error) {
+func (w *boltWrite) apply(b *batchTx) (status Status, answer, err error) {
 	switch w.kind {
 	case writeDelete:
 		old := b.props.Get(w.key)
@@ -214,14 +247,26 @@ func (w *boltWrite) apply(b batchTx) (status Status, answer, err error) {
 		if err != nil {
 			return 0, nil, err
 		}
+		if err := b.reindex(w.key, old, nil); err != nil {
+			return 0, nil, err
+		}
 		if err := b.props.Delete(w.key); err != nil {
 			return 0, nil, err
 		}
 		return 0, nil, writeUsage(b.usage, prefix, after)
+	case writeAddIndex, writeBuildIndex, writeDropIndex:
+		answer, err := w.applyIndexWrite(b)
+		return 0, answer, err
+	case writeDeleteAccount:
+		return 0, nil, w.applyDeleteAccount(b)
 	case writeRestore:
 		for _, e := range w.restore {
-			prefix, _, after, err := b.usageAfter(e.key, b.props.Get(e.key), e.record)
+			old := b.props.Get(e.key)
+			prefix, _, after, err := b.usageAfter(e.key, old, e.record)
 			if err != nil {
+				return 0, nil, err
+			}
+			if err := b.reindex(e.key, old, e.record); err != nil {
 				return 0, nil, err
 			}
 			if err := b.props.Put(e.key, e.record); err != nil {
@@ -253,16 +298,44 @@ func (w *boltWrite) apply(b batchTx) (status Status, answer, err error) {
 		return 0, err, nil
 	}
 	stampRecord(w.key, w.record, w.valueCRC, version, b.now)
+	if err := b.reindex(w.key, old, w.record); err != nil {
+		return 0, nil, err
+	}
 	if err := b.props.Put(w.key, w.record); err != nil {
 		return 0, nil, err
 	}
 	return status, nil, writeUsage(b.usage, prefix, after)
 }
 
+// applyDeleteAccount removes every property of the account whose prefix is
+// w.key, their index entries and the account's usage record. The keys are
+// copied out first and then deleted: a bbolt cursor may skip a key after
+// deleting beneath it. They are at most as many as the account holds.
+func (w *boltWrite) applyDeleteAccount(b *batchTx) error {
+	var keys [][]byte
+	c := b.props.Cursor()
+	for k, _ := c.Seek(w.key); k != nil && bytes.HasPrefix(k, w.key); k, _ = c.Next() {
+		keys = append(keys, bytes.Clone(k))
+	}
+	for _, k := range keys {
+		if err := b.reindex(k, b.props.Get(k), nil); err != nil {
+			return err
+		}
+		if err := b.props.Delete(k); err != nil {
+			return err
+		}
+	}
+	w.deleted = len(keys)
+	if len(keys) == 0 {
+		return nil
+	}
+	return writeUsage(b.usage, w.key, Usage{})
+}
+
 // usageAfter returns the account prefix of the composite key key, and the
 // account's usage before and after the property's record old (nil: there is
 // none) is replaced by rec (nil: the property is deleted).
-func (b batchTx) usageAfter(key, old, rec []byte) (prefix []byte, before, after Usage, err error) {
+func (b *batchTx) usageAfter(key, old, rec []byte) (prefix []byte, before, after Usage, err error) {
 	prefix, _ = accountPrefix(key)
 	if before, err = b.s.readUsage(b.usage, prefix); err != nil {
 		return nil, Usage{}, Usage{}, err

@@ -50,6 +50,12 @@ func runChild(mode string) error {
 		return fsizeChild(path)
 	case "readonly":
 		return readOnlyChild(path, arg)
+	case "crash-index":
+		round, err := strconv.Atoi(arg)
+		if err != nil {
+			return err
+		}
+		return crashIndexChild(path, round)
 	}
 	return fmt.Errorf("unknown child mode %q", mode)
 }
@@ -139,44 +145,54 @@ func TestBolt_KillNine(t *testing.T) {
 	total := 0
 	r := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 1))
 	for round := range rounds {
-		cmd := startChild(t, os.Args[0], "crash", path, strconv.Itoa(round))
-		stdout, err := cmd.StdoutPipe()
-		require.NoError(t, err)
-		var stderr strings.Builder
-		cmd.Stderr = &stderr
-		require.NoError(t, cmd.Start())
-		first := make(chan struct{})
-		read := make(chan struct{})
-		go func() {
-			defer close(read)
-			sc := bufio.NewScanner(stdout)
-			once := sync.OnceFunc(func() { close(first) })
-			for sc.Scan() {
-				var g, i int
-				if _, err := fmt.Sscan(sc.Text(), &g, &i); err == nil {
-					acked[[2]int{round, g}] = i + 1
-					total++
-					once()
-				}
+		killAfterAck(t, "crash", path, strconv.Itoa(round), time.Duration(5+r.IntN(150))*time.Millisecond, func(line string) {
+			var g, i int
+			if _, err := fmt.Sscan(line, &g, &i); err == nil {
+				acked[[2]int{round, g}] = i + 1
+				total++
 			}
-		}()
-		select {
-		case <-first:
-		case <-time.After(30 * time.Second):
-			cmd.Process.Kill()
-			t.Fatalf("round %d: no write acknowledged; child: %s", round, stderr.String())
-		}
-		time.Sleep(time.Duration(5+r.IntN(150)) * time.Millisecond)
-		require.NoError(t, cmd.Process.Signal(syscall.SIGKILL))
-		<-read
-		err = cmd.Wait()
-		var exit *exec.ExitError
-		require.ErrorAs(t, err, &exit, "round %d: child: %s", round, stderr.String())
-		require.Equal(t, "signal: killed", exit.String(), "round %d ended on its own: %s", round, stderr.String())
-
+		})
 		verifyCrash(t, path, round, acked)
 	}
 	t.Logf("%d kill -9 rounds on one file, %d acknowledged writes, 0 lost", rounds, total)
+}
+
+// killAfterAck runs the child program mode on the file at path, passes
+// each line it prints to onLine, and kills it (SIGKILL) delay after its
+// first line. It returns once the child is dead and onLine has seen every
+// line; the child must not have ended on its own.
+func killAfterAck(t *testing.T, mode, path, arg string, delay time.Duration, onLine func(line string)) {
+	t.Helper()
+	cmd := startChild(t, os.Args[0], mode, path, arg)
+	stdout, err := cmd.StdoutPipe()
+	require.NoError(t, err)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	require.NoError(t, cmd.Start())
+	first := make(chan struct{})
+	read := make(chan struct{})
+	go func() {
+		defer close(read)
+		sc := bufio.NewScanner(stdout)
+		once := sync.OnceFunc(func() { close(first) })
+		for sc.Scan() {
+			onLine(sc.Text())
+			once()
+		}
+	}()
+	select {
+	case <-first:
+	case <-time.After(30 * time.Second):
+		cmd.Process.Kill()
+		t.Fatalf("%s %s: nothing acknowledged; child: %s", mode, arg, stderr.String())
+	}
+	time.Sleep(delay)
+	require.NoError(t, cmd.Process.Signal(syscall.SIGKILL))
+	<-read
+	err = cmd.Wait()
+	var exit *exec.ExitError
+	require.ErrorAs(t, err, &exit, "%s %s: child: %s", mode, arg, stderr.String())
+	require.Equal(t, "signal: killed", exit.String(), "%s %s ended on its own: %s", mode, arg, stderr.String())
 }
 
 // verifyCrash opens the file after a kill and requires every acknowledged

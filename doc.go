@@ -58,8 +58,9 @@
 // # Options
 //
 // Options that name no backend (WithDirectory, WithClock,
-// WithAccountLimits) apply to every store. An option for one backend (WithLockTimeout for OpenBolt) is ignored
-// by the others, so one list of options opens any store.
+// WithAccountLimits, WithIndex) apply to every store. An option for one
+// backend (WithLockTimeout, WithMmapSize and WithLogger for OpenBolt) is
+// ignored by the others, so one list of options opens any store.
 //
 // # Writing a backend
 //

@@ -175,7 +175,8 @@ func TestBolt_ReadOnly(t *testing.T) {
 	assert.NoFileExists(t, filepath.Join(roDir, "new.db"))
 }
 
-func copyFile(t *testing.T, src, dst string, mode os.FileMode) {
+// copyFile copies the file at src to a new file dst of the given mode.
+func copyFile(t testing.TB, src, dst string, mode os.FileMode) {
 	t.Helper()
 	in, err := os.Open(src)
 	require.NoError(t, err)

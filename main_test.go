@@ -17,8 +17,6 @@ func TestMain(m *testing.M) {
 		os.Exit(0)
 	}
 	code := m.Run()
-	if fixtures.dir != "" {
-		os.RemoveAll(fixtures.dir)
-	}
+	closeFixtures()
 	os.Exit(code)
 }

@@ -97,3 +97,74 @@ func niceStep(raw float64) float64 {
 	}
 	return 10 * p
 }
+
+// findChart draws the search workloads (find/…) as groups of horizontal
+// bars, one per system that ran them, on a logarithmic axis of finds per
+// second: the indexed and unindexed figures differ by orders of magnitude.
+func findChart(results []result, chosen []system) string {
+	values := map[string]map[string]float64{}
+	var workloads []string
+	maxV, minV := 0.0, math.Inf(1)
+	for _, r := range results {
+		if !strings.HasPrefix(r.workload, "find/") || r.perSecond <= 0 {
+			continue
+		}
+		if values[r.workload] == nil {
+			values[r.workload] = map[string]float64{}
+			workloads = append(workloads, r.workload)
+		}
+		values[r.workload][r.system] = r.perSecond
+		maxV, minV = math.Max(maxV, r.perSecond), math.Min(minV, r.perSecond)
+	}
+	var systems []system
+	for _, s := range chosen {
+		for _, w := range workloads {
+			if _, ok := values[w][s.name]; ok {
+				systems = append(systems, s)
+				break
+			}
+		}
+	}
+	if len(workloads) == 0 {
+		return `<svg xmlns="http://www.w3.org/2000/svg"/>`
+	}
+	const left, right, top, bar, gap = 130, 40, 50, 14, 16
+	const width = 760
+	plotW := float64(width - left - right)
+	lo, hi := math.Floor(math.Log10(minV)), math.Ceil(math.Log10(maxV))
+	if hi == lo {
+		hi++
+	}
+	x := func(v float64) float64 { return left + (math.Log10(v)-lo)/(hi-lo)*plotW }
+	groupH := len(systems)*bar + gap
+	height := top + len(workloads)*groupH + 60 + len(systems)*18
+	colors := []string{"#d62728", "#1f77b4", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#17becf"}
+	var b strings.Builder
+	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" font-family="sans-serif" font-size="12">`+"\n", width, height)
+	fmt.Fprintf(&b, `<rect width="%d" height="%d" fill="white"/>`+"\n", width, height)
+	fmt.Fprintf(&b, `<text x="%d" y="24" font-size="15" font-weight="bold">Find: first page of 50 and the total (finds/s, log scale)</text>`+"\n", left)
+	plotBottom := top + len(workloads)*groupH
+	for e := lo; e <= hi; e++ {
+		v := math.Pow(10, e)
+		fmt.Fprintf(&b, `<line x1="%.1f" x2="%.1f" y1="%d" y2="%d" stroke="#ddd"/>`+"\n", x(v), x(v), top-6, plotBottom)
+		fmt.Fprintf(&b, `<text x="%.1f" y="%d" text-anchor="middle">%s</text>`+"\n", x(v), plotBottom+16, thousands(v))
+	}
+	for i, w := range workloads {
+		y0 := top + i*groupH
+		fmt.Fprintf(&b, `<text x="%d" y="%d" text-anchor="end">%s</text>`+"\n", left-8, y0+len(systems)*bar/2+4, w)
+		for j, s := range systems {
+			v, ok := values[w][s.name]
+			if !ok {
+				continue
+			}
+			fmt.Fprintf(&b, `<rect x="%d" y="%d" width="%.1f" height="%d" fill="%s"/>`+"\n", left, y0+j*bar, math.Max(x(v)-left, 1), bar-2, colors[j%len(colors)])
+		}
+	}
+	for j, s := range systems {
+		ly := plotBottom + 40 + j*18
+		fmt.Fprintf(&b, `<rect x="%d" y="%d" width="12" height="12" fill="%s"/>`+"\n", left, ly-10, colors[j%len(colors)])
+		fmt.Fprintf(&b, `<text x="%d" y="%d">%s</text>`+"\n", left+18, ly, s.name)
+	}
+	b.WriteString("</svg>\n")
+	return b.String()
+}

@@ -1,13 +1,18 @@
 // Command bench measures userprops beside raw bbolt and BuntDB on the same
 // workloads, in one run, and writes a Markdown table (each figure with its
-// ratio to raw bbolt) and an SVG chart of durable-write throughput against
-// the number of writers.
+// ratio to raw bbolt) and SVG charts of durable-write throughput against
+// the number of writers and of the search workloads.
 //
 //	cd bench && go run . [-users 20000] [-keys 10] [-duration 2s] [-writers 1,2,4,8,16,32,64] [-out results] [-postgres DSN]
 //
 // Workloads: load (each system's fastest bulk path), random Get, Keys of a
 // random account, Set (an update of a random property) from 1..64 writers,
-// and a 90/10 Get/Set mix from 16 goroutines. Durable systems sync every
+// a 90/10 Get/Set mix from 16 goroutines, and searches (search.go): every
+// account gets a profile, and each system finds the first page of 50 and
+// the total of the accounts whose profile holds a value, from an index
+// (userprops WithIndex; BuntDB IndexJSON and AscendEqual) for one match,
+// 0.1% and 10% of the accounts, and by reading every profile for a path
+// without an index (1 in 7). Durable systems sync every
 // write before it returns; the others are shown for reference. Files go to
 // $TMPDIR: point it at the disk you care about.
 package main
@@ -54,7 +59,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	keys := fs.Int("keys", 10, "properties per account")
 	duration := fs.Duration("duration", 2*time.Second, "how long each measurement runs")
 	writerList := fs.String("writers", "1,2,4,8,16,32,64", "writer counts for the Set workload")
-	out := fs.String("out", "results", "directory for results.md and set-throughput.svg")
+	out := fs.String("out", "results", "directory for results.md, set-throughput.svg and find.svg")
 	only := fs.String("systems", "", "comma-separated systems to run (default: all)")
 	postgres := fs.String("postgres", "", "also measure pgstore on the PostgreSQL database at `DSN`")
 	if err := fs.Parse(args); err != nil {
@@ -84,7 +89,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 			chosen = append(chosen, s)
 		}
 	}
-	steps := len(chosen) * (4 + len(cfg.writers))
+	steps := len(chosen) * (4 + len(cfg.writers) + len(searches))
 	step := 0
 	progress := func(what string, r result) {
 		step++
@@ -109,7 +114,10 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	svg := chart(results, chosen, cfg.writers)
-	return os.WriteFile(filepath.Join(cfg.out, "set-throughput.svg"), []byte(svg), 0o644)
+	if err := os.WriteFile(filepath.Join(cfg.out, "set-throughput.svg"), []byte(svg), 0o644); err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(cfg.out, "find.svg"), []byte(findChart(results, chosen)), 0o644)
 }
 
 // value is a ~200-byte settings document.
@@ -186,6 +194,12 @@ func measure(sys system, cfg config, progress func(string, result)) ([]result, e
 		return nil, fmt.Errorf("mixed: %w", err)
 	}
 	add("mixed-90/10", perSecond)
+
+	if db, ok := db.(searcher); ok {
+		if err := measureSearches(db, cfg, add); err != nil {
+			return nil, err
+		}
+	}
 	return results, nil
 }
 

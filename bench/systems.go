@@ -49,7 +49,9 @@ var systems = []system{
 	{"buntdb-everysecond", false, "BuntDB, SyncPolicy EverySecond (loses up to a second)", func(dir string) (kv, error) {
 		return openBunt(dir, buntdb.EverySecond)
 	}},
-	{"userprops-memory", false, "in memory, not durable", func(string) (kv, error) { return memoryKV{userprops.NewMemory()}, nil }},
+	{"userprops-memory", false, "in memory, not durable", func(string) (kv, error) {
+		return memoryKV{userprops.NewMemory(storeIndexes()...)}, nil
+	}},
 }
 
 // postgresSystem measures pgstore on the database at dsn (-postgres), in a
@@ -69,7 +71,7 @@ func propKey(k int) string { return fmt.Sprintf("key-%02d", k) }
 type boltKV struct{ s *userprops.BoltStore }
 
 func openUserpropsBolt(dir string) (kv, error) {
-	s, err := userprops.OpenBolt(filepath.Join(dir, "userprops.db"))
+	s, err := userprops.OpenBolt(filepath.Join(dir, "userprops.db"), storeIndexes()...)
 	return boltKV{s}, err
 }
 
@@ -243,7 +245,10 @@ func openBunt(dir string, policy buntdb.SyncPolicy) (kv, error) {
 	}
 	cfg.SyncPolicy = policy
 	cfg.AutoShrinkDisabled = true // no background rewrite during the runs
-	return bunt{db}, db.SetConfig(cfg)
+	if err := db.SetConfig(cfg); err != nil {
+		return nil, err
+	}
+	return bunt{db}, createBuntIndexes(db)
 }
 
 func (b bunt) load(users, keys int, value []byte) error {

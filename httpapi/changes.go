@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/userprops/userprops"
+	"github.com/userprops/userprops/internal/wire"
 )
 
 // ChangesPath is the route of the change feed, outside Jira's namespace:
@@ -146,9 +147,9 @@ func (s *server) changes(w http.ResponseWriter, r *http.Request) {
 				if ctx.Err() == nil {
 					status := userprops.HTTPStatus(it.err)
 					body, _ := json.Marshal(struct {
-						errorBody
+						wire.ErrorBody
 						Status int `json:"status"`
-					}{errorBody{ErrorMessages: []string{message(it.err, "")}, Errors: map[string]string{}}, status})
+					}{wire.ErrorBody{ErrorMessages: []string{message(it.err, "")}, Errors: map[string]string{}}, status})
 					out.WriteString("event: error\ndata: ")
 					out.Write(body)
 					out.WriteString("\n\n")

@@ -4,6 +4,7 @@ import (
 	"net/http"
 
 	"github.com/userprops/userprops"
+	"github.com/userprops/userprops/internal/wire"
 )
 
 // AccountPropertiesPath is the route that erases an account, outside Jira's
@@ -31,7 +32,5 @@ func (s *server) deleteAccount(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err, "")
 		return
 	}
-	writeJSON(w, http.StatusOK, struct {
-		Deleted int `json:"deleted"`
-	}{n})
+	writeJSON(w, http.StatusOK, wire.Deleted{Deleted: n})
 }
