@@ -152,6 +152,34 @@ func Example_readmeRemote() {
 	// true
 }
 
+// Example_readmeRevisions is the README's Revisions and the change feed.
+func Example_readmeRevisions() {
+	ctx := context.Background()
+	accountID := "5b10ac8d82e05b22cc7d4ef5"
+	store := userprops.NewMemory()
+	defer store.Close()
+
+	rev := uint64(0) // 0: create it, only if nobody has
+	for {
+		p, err := store.Get(ctx, accountID, "counters")
+		if err == nil {
+			rev = p.Revision // the revision this edit builds on
+		}
+		if _, err = store.SetIf(ctx, accountID, "counters", []byte(`{"edits":1}`), rev); !errors.Is(err, userprops.ErrRevisionMismatch) {
+			break // stored, or failed for another reason; on a mismatch someone came first: read again
+		}
+	}
+	for c, err := range store.Watch(ctx, accountID, 0) { // every change after revision 0, then live ones
+		if err != nil {
+			log.Fatal(err) // a *userprops.CompactedError when the history no longer reaches back that far
+		}
+		fmt.Println(c.Revision, c.Key, string(c.Value), c.Deleted)
+		break
+	}
+	// Output:
+	// 1 counters {"edits":1} false
+}
+
 // TestMyStore is the README's storetest snippet ("Writing another
 // backend"), run on internal/mystore, which stands for the reader's backend.
 func TestMyStore(t *testing.T) {
@@ -219,5 +247,5 @@ func TestREADME_CodeBlocks(t *testing.T) {
 			t.Errorf("README.md:%d: a block of %q: give it a language this test knows", b.line, b.lang)
 		}
 	}
-	assert.Equal(t, 4, goBlocks, "the README's Go blocks: Finding users, Embedding, Using a server from Go and storetest")
+	assert.Equal(t, 5, goBlocks, "the README's Go blocks: Finding users, Embedding, Using a server from Go and storetest, revisions")
 }
