@@ -79,6 +79,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/userprops/userprops"
@@ -98,6 +99,13 @@ type Store struct {
 	retry  retryPolicy
 	grace  time.Duration
 	maxKey int // the most keys a key list may hold, for its size cap
+
+	// revisions is what the server's answers told of its revisions (nil
+	// until one did): see requireRevisions.
+	revisions atomic.Pointer[revisionSupport]
+	// closed ends with Close, and with it every Watch.
+	closed     context.Context
+	markClosed context.CancelFunc
 }
 
 var _ userprops.Store = (*Store)(nil)
@@ -182,6 +190,7 @@ func Open(baseURL string, opts ...Option) (*Store, error) {
 		grace:  WriteGrace,
 		maxKey: userprops.DefaultMaxProperties,
 	}
+	s.closed, s.markClosed = context.WithCancel(context.Background())
 	for _, opt := range opts {
 		opt(s)
 	}
@@ -198,12 +207,16 @@ func Open(baseURL string, opts ...Option) (*Store, error) {
 }
 
 // Close marks the store closed: every later call returns
-// userprops.ErrClosed. Calls in flight finish. It closes the idle
+// userprops.ErrClosed. Calls in flight finish; every Watch ends with
+// userprops.ErrClosed. It closes the idle
 // connections of the client Open made (not of one given with
 // WithHTTPClient). It is idempotent.
 func (s *Store) Close() error {
-	if s.gate.MarkClosed() && s.owned {
-		s.client.CloseIdleConnections()
+	if s.gate.MarkClosed() {
+		s.markClosed()
+		if s.owned {
+			s.client.CloseIdleConnections()
+		}
 	}
 	return nil
 }
@@ -229,10 +242,11 @@ func (s *Store) Set(ctx context.Context, accountID, key string, value []byte) (u
 	return 0, r.unexpected()
 }
 
-// Get returns the property with GET. Property.Version and UpdatedAt come
-// from the userprops server's headers (wire.HeaderVersion,
-// wire.HeaderUpdatedAt) and are zero against a server that sends none
-// (Jira Cloud). The Value is byte for byte as stored on a userprops server
+// Get returns the property with GET. Property.Revision comes from the
+// ETag ("<revision>"), Version and UpdatedAt from the userprops server's
+// headers (wire.HeaderVersion, wire.HeaderUpdatedAt); all are zero against
+// a server that sends none (Jira Cloud), and a GET without an ETag tells
+// the Store that its server keeps no revisions (see SetIf). The Value is byte for byte as stored on a userprops server
 // (as Jira sends it on Jira Cloud), and the caller's.
 func (s *Store) Get(ctx context.Context, accountID, key string) (userprops.Property, error) {
 	if err := s.gate.AdmitGet(ctx, accountID, key); err != nil {
@@ -256,6 +270,7 @@ func (s *Store) Get(ctx context.Context, accountID, key string) (userprops.Prope
 		value = body.Value
 	}
 	p.Value = slices.Clip(value)
+	p.Revision = s.revisionOf(r.header)
 	if v := r.header.Get(wire.HeaderVersion); v != "" {
 		n, err := strconv.ParseUint(v, 10, 64)
 		if err != nil {
