@@ -14,6 +14,12 @@
 //	Keys          GET    /rest/api/3/user/properties?accountId=A         200 {"keys":[…]}
 //	Find          GET    /rest/api/3/user/search/query/key?query=Q       200 {"total":N,"values":[{"accountId":A},…]}
 //	DeleteAccount DELETE /userprops/1/accounts/{accountId}/properties    200 {"deleted":N}
+//	SetIf         PUT    …/properties/{key}?accountId=A, If-Match: "R"   200/201, ETag: "R'" (revision 0: If-None-Match: *)
+//	DeleteIf      DELETE …/properties/{key}?accountId=A, If-Match: "R"   204 (revision 0: If-None-Match: *)
+//	Watch         GET    /userprops/1/changes?accountId=A&after=R        200 text/event-stream, Last-Event-ID to resume
+//
+// Get's Property.Revision is the ETag's revision; a 412 is
+// userprops.ErrRevisionMismatch.
 //
 // Keys and account IDs are percent-encoded once, so every valid key
 // round-trips ('/', '%', '?', '#', spaces, non-ASCII, and the keys "." and
@@ -34,8 +40,8 @@
 //
 // # Writes whose outcome is unknown
 //
-// A write (Set, Delete, DeleteAccount) is never sent twice once it may
-// have reached the server. When its context ends while the request is in
+// A write (Set, SetIf, Delete, DeleteIf, DeleteAccount) is never sent
+// twice once it may have reached the server. When its context ends while the request is in
 // flight, the call waits at most WriteGrace more for the answer, and
 // returns the answer if it comes (the write's real outcome, success
 // included), else an error wrapping userprops.ErrOutcomeUnknown; it returns
@@ -64,7 +70,15 @@
 // httpapi). DeleteAccount, which only a userprops server has, returns an
 // error wrapping errors.ErrUnsupported when the server answers its route
 // with a 404 that is not Jira's unknown-user answer (or 405, 501): that is
-// decided from the answer, never from the URL. Find finds the users Jira's
+// decided from the answer, never from the URL. SetIf, DeleteIf and Watch,
+// which need revisions, return an error wrapping errors.ErrUnsupported
+// that says why once the Store has learnt from an answer that the server
+// keeps none: a property's GET without an ETag, or the change feed's
+// route answered with a 404 (405, 501) or with something other than an
+// event stream. Until it knows, SetIf and DeleteIf ask first (a GET of the
+// property, or of the change feed when the property does not exist), so a
+// conditional write never reaches a server that would ignore its
+// condition; what a Store learns it keeps. Find finds the users Jira's
 // user search finds: on a userprops server, the active accounts of its
 // accounts file (see httpapi).
 package remote
