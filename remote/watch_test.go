@@ -263,19 +263,13 @@ func TestRemote_WatchFromNowDropped(t *testing.T) {
 func TestRemote_ConditionalRetries(t *testing.T) {
 	noLeaks(t)
 	ctx := context.Background()
-	h := real(t)
-	var refuse atomic.Int64
 	var puts atomic.Int64
-	c := serveCounted(t, func(w http.ResponseWriter, r *http.Request) {
-		if r.Method == http.MethodPut {
-			puts.Add(1)
-			if refuse.Add(-1) >= 0 {
-				w.Header().Set("Retry-After", "0")
-				jiraError(w, http.StatusTooManyRequests, "Rate limit exceeded.")
-				return
-			}
+	c, refuse := rateLimited(t, real(t), "0", func(r *http.Request) bool {
+		if r.Method != http.MethodPut {
+			return false
 		}
-		h.ServeHTTP(w, r)
+		puts.Add(1)
+		return true
 	})
 	st := open(t, c.srv.URL)
 	rev, err := st.SetIf(ctx, "acc", "k", []byte(`1`), 0)
