@@ -147,9 +147,28 @@ func Example_readmeRemote() {
 	fmt.Println(status, string(p.Value), p.Version, errors.Is(err, userprops.ErrNotFound))
 	_, err = store.Get(ctx, "someone-else", "settings")
 	fmt.Println(errors.Is(err, userprops.ErrForbidden)) // Jira's rule: only administrators act for others
+
+	rev, err := store.SetIf(ctx, accountID, "settings", []byte(`{"theme":"light"}`), p.Revision) // If-Match: "<revision>"; 0: If-None-Match: *
+	if err != nil {
+		log.Fatal(err) // errors.Is(err, userprops.ErrRevisionMismatch): another write came first (412): read again
+	}
+	_, err = store.SetIf(ctx, accountID, "settings", []byte(`{}`), p.Revision) // a stale revision
+	fmt.Println(rev > p.Revision, errors.Is(err, userprops.ErrRevisionMismatch))
+
+	watchCtx, stop := context.WithCancel(ctx)
+	defer stop()
+	for c, err := range store.Watch(watchCtx, accountID, p.Revision) { // Server-Sent Events, resumed with Last-Event-ID
+		if err != nil {
+			log.Fatal(err) // a *userprops.CompactedError (410): read the properties again, watch from now
+		}
+		fmt.Println(c.Key, c.Revision == rev, string(c.Value))
+		break
+	}
 	// Output:
 	// created {"theme":"dark"} 1 true
 	// true
+	// true true
+	// settings true {"theme":"light"}
 }
 
 // Example_readmeRevisions is the README's Revisions and the change feed.

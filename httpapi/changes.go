@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"strconv"
 	"strings"
@@ -16,7 +17,7 @@ import (
 // ChangesPath is the route of the change feed, outside Jira's namespace:
 // GET ChangesPath?accountId=A[&after=R] streams A's changes (every
 // account's without accountId, for administrators) as Server-Sent Events.
-const ChangesPath = "/userprops/1/changes"
+const ChangesPath = wire.ChangesPath
 
 // heartbeatEvery is how often an idle change feed sends a comment, so that
 // proxies and clients keep the connection open.
@@ -25,14 +26,6 @@ const heartbeatEvery = 15 * time.Second
 // streamStallTimeout is how long the change feed waits for a client to take
 // what it writes.
 const streamStallTimeout = time.Minute
-
-// changeEvent is the data of one event of the change feed.
-type changeEvent struct {
-	AccountID string          `json:"accountId"`
-	Key       string          `json:"key"`
-	Revision  uint64          `json:"revision"`
-	Value     json.RawMessage `json:"value,omitempty"`
-}
 
 // changes answers GET ChangesPath with userprops.Store.Watch as
 // Server-Sent Events (text/event-stream): each change is one event whose id
@@ -46,8 +39,10 @@ type changeEvent struct {
 // before the stream starts answer with their status and Jira's body; an
 // error once it has started (the history no longer holds the changes the
 // watcher needs, the store closing) is sent as an event of type error, with
-// Jira's error body as data and the HTTP status in it as "status", and ends
-// the stream. An idle stream sends a comment every 15 seconds.
+// Jira's error body as data and the HTTP status in it as "status" (and,
+// for a history that no longer holds the changes, 410, the oldest
+// revision it holds as "oldest"), and ends the stream (wire.ChangeError).
+// An idle stream sends a comment every 15 seconds.
 func (s *server) changes(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodGet {
 		methodNotAllowed(w, r, "GET")
@@ -145,11 +140,14 @@ func (s *server) changes(w http.ResponseWriter, r *http.Request) {
 			}
 			if it.err != nil {
 				if ctx.Err() == nil {
-					status := userprops.HTTPStatus(it.err)
-					body, _ := json.Marshal(struct {
-						wire.ErrorBody
-						Status int `json:"status"`
-					}{wire.ErrorBody{ErrorMessages: []string{message(it.err, "")}, Errors: map[string]string{}}, status})
+					ev := wire.ChangeError{
+						ErrorBody: wire.ErrorBody{ErrorMessages: []string{message(it.err, "")}, Errors: map[string]string{}},
+						Status:    userprops.HTTPStatus(it.err),
+					}
+					if compacted, ok := errors.AsType[*userprops.CompactedError](it.err); ok {
+						ev.Oldest = compacted.Oldest
+					}
+					body, _ := json.Marshal(ev)
 					out.WriteString("event: error\ndata: ")
 					out.Write(body)
 					out.WriteString("\n\n")
@@ -158,7 +156,7 @@ func (s *server) changes(w http.ResponseWriter, r *http.Request) {
 				return
 			}
 			data.Reset()
-			ev := changeEvent{AccountID: it.c.AccountID, Key: it.c.Key, Revision: it.c.Revision}
+			ev := wire.Change{AccountID: it.c.AccountID, Key: it.c.Key, Revision: it.c.Revision}
 			if !it.c.Deleted {
 				var compact bytes.Buffer
 				if err := json.Compact(&compact, it.c.Value); err == nil {

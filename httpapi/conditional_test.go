@@ -239,6 +239,7 @@ func TestHandler_ChangesCompacted(t *testing.T) {
 	ev := readEvents(t, resp.Body, 1)[0]
 	assert.Equal(t, "error", ev.event)
 	assert.Equal(t, float64(http.StatusGone), ev.data["status"])
+	assert.Equal(t, float64(4), ev.data["oldest"], "the history keeps the last 2 of 5 changes: from revision 4 on")
 	_, err = io.ReadAll(resp.Body)
 	assert.NoError(t, err, "the stream ends after the error")
 }

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -110,8 +111,8 @@ func TestRemote_Keys_Escaping(t *testing.T) {
 }
 
 // jiraCloud stands for Jira Cloud: the four user-property routes and the
-// user search as Jira answers them, without userprops' headers, and an
-// HTML 404 elsewhere.
+// user search as Jira answers them, without userprops' headers or ETags,
+// and an HTML 404 elsewhere (the change feed's route included).
 func jiraCloud(t *testing.T) http.HandlerFunc {
 	h := real(t)
 	return func(w http.ResponseWriter, r *http.Request) {
@@ -131,7 +132,7 @@ type stripHeaders struct{ http.ResponseWriter }
 
 func (s *stripHeaders) WriteHeader(code int) {
 	for k := range s.Header() {
-		if strings.HasPrefix(k, "X-Userprops-") || k == "Last-Modified" {
+		if strings.HasPrefix(k, "X-Userprops-") || k == "Last-Modified" || k == "Etag" {
 			s.Header().Del(k)
 		}
 	}
@@ -169,6 +170,67 @@ func TestRemote_JiraCloud(t *testing.T) {
 	assert.Contains(t, err.Error(), "DeleteAccount")
 	assert.Equal(t, []string{"k"}, mustKeys(t, st, "acc"), "nothing deleted")
 	require.NoError(t, st.Delete(ctx, "acc", "k"))
+}
+
+// TestRemote_JiraCloud_NoRevisions: against a server whose GET answers no
+// ETag, SetIf, DeleteIf and Watch say they are unsupported, and why, from
+// what it answered; no conditional write is sent (Jira would take it for
+// an unconditional one); what was learnt is kept, so later calls ask
+// nothing.
+func TestRemote_JiraCloud_NoRevisions(t *testing.T) {
+	noLeaks(t)
+	ctx := context.Background()
+	jira := jiraCloud(t)
+	var writes, requests atomic.Int64
+	c := serveCounted(t, func(w http.ResponseWriter, r *http.Request) {
+		requests.Add(1)
+		if r.Method != http.MethodGet {
+			writes.Add(1)
+		}
+		jira(w, r)
+	})
+
+	// A property that exists: its GET has no ETag.
+	st := open(t, c.srv.URL)
+	_, err := st.Set(ctx, "acc", "k", []byte(`1`))
+	require.NoError(t, err)
+	writes.Store(0)
+	_, err = st.SetIf(ctx, "acc", "k", []byte(`2`), 7)
+	require.ErrorIs(t, err, errors.ErrUnsupported)
+	assert.Contains(t, err.Error(), "SetIf")
+	assert.Contains(t, err.Error(), "no ETag", "it says why")
+	asked := requests.Load()
+	assert.ErrorIs(t, st.DeleteIf(ctx, "acc", "k", 7), errors.ErrUnsupported)
+	_, err = st.SetIf(ctx, "acc", "new", []byte(`2`), 0)
+	assert.ErrorIs(t, err, errors.ErrUnsupported)
+	for _, err := range st.Watch(ctx, "acc", 0) {
+		assert.ErrorIs(t, err, errors.ErrUnsupported)
+		break
+	}
+	assert.Equal(t, asked, requests.Load(), "known once learnt: no more requests")
+	assert.Zero(t, writes.Load(), "no conditional write sent")
+	assert.Equal(t, `1`, string(mustGet(t, st, "acc", "k").Value))
+
+	// A property that does not exist: the change feed's 404 tells.
+	fresh := open(t, c.srv.URL)
+	_, err = fresh.SetIf(ctx, "acc", "missing", []byte(`1`), 0)
+	require.ErrorIs(t, err, errors.ErrUnsupported)
+	assert.Contains(t, err.Error(), "404")
+	assert.Zero(t, writes.Load(), "no conditional write sent")
+	_, err = fresh.Get(ctx, "acc", "missing")
+	assert.ErrorIs(t, err, userprops.ErrNotFound, "nothing was created")
+
+	// Watch alone: its own request tells.
+	watcher := open(t, c.srv.URL)
+	n := 0
+	for _, err := range watcher.Watch(ctx, "acc", 0) {
+		assert.ErrorIs(t, err, errors.ErrUnsupported)
+		assert.Contains(t, err.Error(), "Watch")
+		n++
+	}
+	assert.Equal(t, 1, n, "one error, and the watch ends")
+	assert.ErrorIs(t, watcher.DeleteIf(ctx, "acc", "k", 1), errors.ErrUnsupported)
+	assert.Zero(t, writes.Load())
 }
 
 // TestRemote_DeleteAccount_Answers: the route's answers as the client

@@ -19,13 +19,17 @@ import (
 // call is one operation's request, sent once or, when that is safe, again.
 type call struct {
 	method    string
-	path      string // escaped, after the base URL
-	accountID string // sent as ?accountId= unless ""
-	query     string // the encoded query, when accountID is ""
-	key       string // for messages
+	path      string      // escaped, after the base URL
+	accountID string      // sent as ?accountId= unless ""
+	query     string      // the encoded query (after accountId, if any)
+	key       string      // for messages
+	header    http.Header // sent besides the usual ones (If-Match, …)
 	body      []byte
 	write     bool  // changes the server's data: never resent once it may have arrived
 	limit     int64 // the most bytes of a successful answer read
+	// stream asks for a successful answer's body unread, in
+	// result.stream, for the caller to read and close.
+	stream bool
 	// userpropsOnly names an operation only a userprops server has: a 404
 	// that is not Jira's unknown user answer means the server lacks it.
 	userpropsOnly string
@@ -37,6 +41,7 @@ type result struct {
 	status int
 	header http.Header
 	body   []byte
+	stream io.ReadCloser // the body of a call.stream's 200, unread
 }
 
 // retryPolicy is how a call is retried.
@@ -153,26 +158,10 @@ func (s *Store) once(ctx context.Context, c *call) (r result, sent bool, err err
 			},
 		})
 	}
-	target := s.base + c.path
-	switch {
-	case c.accountID != "":
-		target += "?accountId=" + url.QueryEscape(c.accountID)
-	case c.query != "":
-		target += "?" + c.query
-	}
-	var body io.Reader
-	if c.body != nil {
-		body = bytes.NewReader(c.body)
-	}
-	req, err := http.NewRequestWithContext(reqCtx, c.method, target, body)
+	req, err := s.newRequest(reqCtx, c)
 	if err != nil {
 		return result{}, false, err
 	}
-	req.Header.Set("Accept", "application/json")
-	if c.body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	s.auth(req)
 	resp, err := s.client.Do(req)
 	if err != nil {
 		// Every trace callback of the request has run once Do returns
@@ -180,8 +169,12 @@ func (s *Store) once(ctx context.Context, c *call) (r result, sent bool, err err
 		// have failed may have arrived.
 		return result{}, gotConn.Load() && !writeFailed.Load(), err
 	}
-	defer resp.Body.Close()
 	r = result{c: c, status: resp.StatusCode, header: resp.Header}
+	if c.stream && resp.StatusCode == http.StatusOK {
+		r.stream = resp.Body
+		return r, true, nil
+	}
+	defer resp.Body.Close()
 	limit := c.limit
 	if resp.StatusCode >= 300 {
 		limit = errorLimit
@@ -202,4 +195,35 @@ func (s *Store) once(ctx context.Context, c *call) (r result, sent bool, err err
 		r.body = nil // too large to be Jira's error body
 	}
 	return r, true, nil
+}
+
+// newRequest returns c's request, with its query, headers (c.header
+// included) and credentials.
+func (s *Store) newRequest(ctx context.Context, c *call) (*http.Request, error) {
+	target := s.base + c.path
+	switch {
+	case c.accountID != "" && c.query != "":
+		target += "?accountId=" + url.QueryEscape(c.accountID) + "&" + c.query
+	case c.accountID != "":
+		target += "?accountId=" + url.QueryEscape(c.accountID)
+	case c.query != "":
+		target += "?" + c.query
+	}
+	var body io.Reader
+	if c.body != nil {
+		body = bytes.NewReader(c.body)
+	}
+	req, err := http.NewRequestWithContext(ctx, c.method, target, body)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Accept", "application/json")
+	if c.body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	for name, values := range c.header {
+		req.Header[name] = values
+	}
+	s.auth(req)
+	return req, nil
 }

@@ -60,7 +60,7 @@ func (e *StatusError) Unwrap() error { return e.err }
 // err returns the error of an answer that is not a success. The sentinel
 // comes from the message, read with the table the server writes it from
 // (wire.Sentinel), when the status agrees with it; else from the status
-// alone where that is unambiguous: 401, 403, a 404 of a property route
+// alone where that is unambiguous: 401, 403, 412, a 404 of a property route
 // with Jira's body (Jira's own wording for it may differ from ours), and
 // for a write a 5xx that names nothing, whose outcome is unknown.
 func (r result) err() error {
@@ -92,6 +92,9 @@ func (r result) err() error {
 		e.err = userprops.ErrUnauthorized
 	case r.status == http.StatusForbidden:
 		e.err = userprops.ErrForbidden
+	case r.status == http.StatusPreconditionFailed:
+		// Only SetIf and DeleteIf send a precondition.
+		e.err = userprops.ErrRevisionMismatch
 	case r.status == http.StatusNotFound && jira && r.c.key != "":
 		e.err = userprops.ErrNotFound
 	case r.c.write && r.status >= 500 && r.status != http.StatusServiceUnavailable:

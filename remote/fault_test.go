@@ -78,19 +78,26 @@ func jiraError(w http.ResponseWriter, status int, msg string) {
 	fmt.Fprintf(w, `{"errorMessages":[%q],"errors":{}}`, msg)
 }
 
-func TestRemote_RetryAfter(t *testing.T) {
-	noLeaks(t)
-	h := real(t)
-	var refuse atomic.Int64
-	refuse.Store(2)
-	c := serveCounted(t, func(w http.ResponseWriter, r *http.Request) {
-		if refuse.Add(-1) >= 0 {
-			w.Header().Set("Retry-After", "1")
+// rateLimited serves h, but answers the next refuse requests that match
+// (every request, for a nil match) with a 429 and retryAfter, as a rate
+// limit does, before any work.
+func rateLimited(t *testing.T, h http.Handler, retryAfter string, match func(*http.Request) bool) (c *counted, refuse *atomic.Int64) {
+	refuse = &atomic.Int64{}
+	c = serveCounted(t, func(w http.ResponseWriter, r *http.Request) {
+		if (match == nil || match(r)) && refuse.Add(-1) >= 0 {
+			w.Header().Set("Retry-After", retryAfter)
 			jiraError(w, http.StatusTooManyRequests, "Rate limit exceeded.")
 			return
 		}
 		h.ServeHTTP(w, r)
 	})
+	return c, refuse
+}
+
+func TestRemote_RetryAfter(t *testing.T) {
+	noLeaks(t)
+	c, refuse := rateLimited(t, real(t), "1", nil)
+	refuse.Store(2)
 	st := open(t, c.srv.URL)
 	ctx := context.Background()
 

@@ -14,6 +14,12 @@
 //	Keys          GET    /rest/api/3/user/properties?accountId=A         200 {"keys":[…]}
 //	Find          GET    /rest/api/3/user/search/query/key?query=Q       200 {"total":N,"values":[{"accountId":A},…]}
 //	DeleteAccount DELETE /userprops/1/accounts/{accountId}/properties    200 {"deleted":N}
+//	SetIf         PUT    …/properties/{key}?accountId=A, If-Match: "R"   200/201, ETag: "R'" (revision 0: If-None-Match: *)
+//	DeleteIf      DELETE …/properties/{key}?accountId=A, If-Match: "R"   204 (revision 0: If-None-Match: *)
+//	Watch         GET    /userprops/1/changes?accountId=A&after=R        200 text/event-stream, Last-Event-ID to resume
+//
+// Get's Property.Revision is the ETag's revision; a 412 is
+// userprops.ErrRevisionMismatch.
 //
 // Keys and account IDs are percent-encoded once, so every valid key
 // round-trips ('/', '%', '?', '#', spaces, non-ASCII, and the keys "." and
@@ -34,8 +40,8 @@
 //
 // # Writes whose outcome is unknown
 //
-// A write (Set, Delete, DeleteAccount) is never sent twice once it may
-// have reached the server. When its context ends while the request is in
+// A write (Set, SetIf, Delete, DeleteIf, DeleteAccount) is never sent
+// twice once it may have reached the server. When its context ends while the request is in
 // flight, the call waits at most WriteGrace more for the answer, and
 // returns the answer if it comes (the write's real outcome, success
 // included), else an error wrapping userprops.ErrOutcomeUnknown; it returns
@@ -64,7 +70,15 @@
 // httpapi). DeleteAccount, which only a userprops server has, returns an
 // error wrapping errors.ErrUnsupported when the server answers its route
 // with a 404 that is not Jira's unknown-user answer (or 405, 501): that is
-// decided from the answer, never from the URL. Find finds the users Jira's
+// decided from the answer, never from the URL. SetIf, DeleteIf and Watch,
+// which need revisions, return an error wrapping errors.ErrUnsupported
+// that says why once the Store has learnt from an answer that the server
+// keeps none: a property's GET without an ETag, or the change feed's
+// route answered with a 404 (405, 501) or with something other than an
+// event stream. Until it knows, SetIf and DeleteIf ask first (a GET of the
+// property, or of the change feed when the property does not exist), so a
+// conditional write never reaches a server that would ignore its
+// condition; what a Store learns it keeps. Find finds the users Jira's
 // user search finds: on a userprops server, the active accounts of its
 // accounts file (see httpapi).
 package remote
@@ -79,6 +93,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/userprops/userprops"
@@ -98,6 +113,13 @@ type Store struct {
 	retry  retryPolicy
 	grace  time.Duration
 	maxKey int // the most keys a key list may hold, for its size cap
+
+	// revisions is what the server's answers told of its revisions (nil
+	// until one did): see requireRevisions.
+	revisions atomic.Pointer[revisionSupport]
+	// closed ends with Close, and with it every Watch.
+	closed     context.Context
+	markClosed context.CancelFunc
 }
 
 var _ userprops.Store = (*Store)(nil)
@@ -182,6 +204,7 @@ func Open(baseURL string, opts ...Option) (*Store, error) {
 		grace:  WriteGrace,
 		maxKey: userprops.DefaultMaxProperties,
 	}
+	s.closed, s.markClosed = context.WithCancel(context.Background())
 	for _, opt := range opts {
 		opt(s)
 	}
@@ -198,12 +221,16 @@ func Open(baseURL string, opts ...Option) (*Store, error) {
 }
 
 // Close marks the store closed: every later call returns
-// userprops.ErrClosed. Calls in flight finish. It closes the idle
+// userprops.ErrClosed. Calls in flight finish; every Watch ends with
+// userprops.ErrClosed. It closes the idle
 // connections of the client Open made (not of one given with
 // WithHTTPClient). It is idempotent.
 func (s *Store) Close() error {
-	if s.gate.MarkClosed() && s.owned {
-		s.client.CloseIdleConnections()
+	if s.gate.MarkClosed() {
+		s.markClosed()
+		if s.owned {
+			s.client.CloseIdleConnections()
+		}
 	}
 	return nil
 }
@@ -229,10 +256,11 @@ func (s *Store) Set(ctx context.Context, accountID, key string, value []byte) (u
 	return 0, r.unexpected()
 }
 
-// Get returns the property with GET. Property.Version and UpdatedAt come
-// from the userprops server's headers (wire.HeaderVersion,
-// wire.HeaderUpdatedAt) and are zero against a server that sends none
-// (Jira Cloud). The Value is byte for byte as stored on a userprops server
+// Get returns the property with GET. Property.Revision comes from the
+// ETag ("<revision>"), Version and UpdatedAt from the userprops server's
+// headers (wire.HeaderVersion, wire.HeaderUpdatedAt); all are zero against
+// a server that sends none (Jira Cloud), and a GET without an ETag tells
+// the Store that its server keeps no revisions (see SetIf). The Value is byte for byte as stored on a userprops server
 // (as Jira sends it on Jira Cloud), and the caller's.
 func (s *Store) Get(ctx context.Context, accountID, key string) (userprops.Property, error) {
 	if err := s.gate.AdmitGet(ctx, accountID, key); err != nil {
@@ -256,6 +284,7 @@ func (s *Store) Get(ctx context.Context, accountID, key string) (userprops.Prope
 		value = body.Value
 	}
 	p.Value = slices.Clip(value)
+	p.Revision = s.revisionOf(r.header)
 	if v := r.header.Get(wire.HeaderVersion); v != "" {
 		n, err := strconv.ParseUint(v, 10, 64)
 		if err != nil {

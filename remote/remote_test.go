@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"sync"
 	"testing"
 
@@ -89,17 +91,41 @@ var overHTTP = map[string]string{
 
 // harness runs the suite on remote → httpapi → the stores open returns at
 // a place (a directory, a database schema) that place makes, opened with
-// the suite's options. A durable backend's Reopen restarts the server
-// over a store opened again at the place of the closed client's.
-func harness(place func(t *testing.T) string, open func(t *testing.T, where string, opts ...userprops.Option) userprops.Store, durable bool) storetest.Harness {
+// the suite's options. Every store's server is a handler below a path of
+// its own ("/<n>", kept by the client as part of its base URL) on one
+// httptest server that outlives the suite's subtests, so that the
+// goroutines of a store (which the suite counts) are the client's and its
+// connections' only. A durable backend's Reopen closes the store behind
+// the closed client, as a restart would, and serves one opened again at
+// the same place.
+func harness(t *testing.T, place func(t *testing.T) string, open func(t *testing.T, where string, opts ...userprops.Option) userprops.Store, durable bool) storetest.Harness {
 	var mu sync.Mutex
-	dirs := map[*remote.Store]string{}
-	servers := map[*remote.Store]*server{}
-	start := func(t *testing.T, dir string, opts ...userprops.Option) userprops.Store {
-		s := serve(t, open(t, dir, opts...))
-		st := s.client(t)
+	handlers := map[string]http.Handler{}
+	backings := map[userprops.Store]userprops.Store{}
+	dirs := map[userprops.Store]string{}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		prefix, _, _ := strings.Cut(strings.TrimPrefix(r.URL.Path, "/"), "/")
 		mu.Lock()
-		dirs[st], servers[st] = dir, s
+		h := handlers[prefix]
+		mu.Unlock()
+		if h == nil {
+			http.NotFound(w, r)
+			return
+		}
+		http.StripPrefix("/"+prefix, h).ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	start := func(t *testing.T, dir string, opts ...userprops.Option) userprops.Store {
+		backing := open(t, dir, opts...)
+		t.Cleanup(func() { backing.Close() })
+		mu.Lock()
+		prefix := strconv.Itoa(len(handlers))
+		handlers[prefix] = handler(t, backing)
+		mu.Unlock()
+		st, err := remote.Open(srv.URL+"/"+prefix, remote.WithBasicAuth(adminID, adminToken))
+		require.NoError(t, err)
+		mu.Lock()
+		backings[st], dirs[st] = backing, dir
 		mu.Unlock()
 		return st
 	}
@@ -112,9 +138,9 @@ func harness(place func(t *testing.T) string, open func(t *testing.T, where stri
 	if durable {
 		h.Reopen = func(t *testing.T, st userprops.Store, opts ...userprops.Option) userprops.Store {
 			mu.Lock()
-			dir, s := dirs[st.(*remote.Store)], servers[st.(*remote.Store)]
+			backing, dir := backings[st], dirs[st]
 			mu.Unlock()
-			s.close() // the server and its store, as a restart would
+			backing.Close() // the server's store, as a restart would
 			return start(t, dir, opts...)
 		}
 	}
@@ -124,13 +150,13 @@ func harness(place func(t *testing.T) string, open func(t *testing.T, where stri
 func tempDir(t *testing.T) string { return t.TempDir() }
 
 func TestRemote_Memory(t *testing.T) {
-	storetest.RunHarness(t, harness(tempDir, func(t *testing.T, _ string, opts ...userprops.Option) userprops.Store {
+	storetest.RunHarness(t, harness(t, tempDir, func(t *testing.T, _ string, opts ...userprops.Option) userprops.Store {
 		return userprops.NewMemory(opts...)
 	}, false))
 }
 
 func TestRemote_Bolt(t *testing.T) {
-	storetest.RunHarness(t, harness(tempDir, func(t *testing.T, dir string, opts ...userprops.Option) userprops.Store {
+	storetest.RunHarness(t, harness(t, tempDir, func(t *testing.T, dir string, opts ...userprops.Option) userprops.Store {
 		st, err := userprops.OpenBolt(filepath.Join(dir, "props.db"), opts...)
 		require.NoError(t, err)
 		return st
@@ -139,7 +165,7 @@ func TestRemote_Bolt(t *testing.T) {
 
 func TestRemote_Postgres(t *testing.T) {
 	pgtest.Require(t)
-	storetest.RunHarness(t, harness(func(t *testing.T) string { return pgtest.Schema(t) },
+	storetest.RunHarness(t, harness(t, func(t *testing.T) string { return pgtest.Schema(t) },
 		func(t *testing.T, dsn string, opts ...userprops.Option) userprops.Store {
 			st, err := pgstore.Open(context.Background(), dsn, opts...)
 			require.NoError(t, err)

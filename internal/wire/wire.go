@@ -134,3 +134,28 @@ type Property struct {
 	Key   string          `json:"key"`
 	Value json.RawMessage `json:"value"`
 }
+
+// ChangesPath is the route of the change feed (Server-Sent Events), a
+// userprops server's own: GET ChangesPath?accountId=A[&after=R].
+const ChangesPath = "/userprops/1/changes"
+
+// Change is the data of a set or delete event of the change feed, one line
+// of JSON: {"accountId":…,"key":…,"revision":…,"value":…}, the value
+// compacted and absent for a delete.
+type Change struct {
+	AccountID string          `json:"accountId"`
+	Key       string          `json:"key"`
+	Revision  uint64          `json:"revision"`
+	Value     json.RawMessage `json:"value,omitempty"`
+}
+
+// ChangeError is the data of the change feed's error event, which ends
+// the stream: Jira's error body, the HTTP status the error stands for and,
+// for a compacted history (410), the oldest revision it still holds.
+type ChangeError struct {
+	ErrorBody
+	Status int `json:"status"`
+	// Oldest is userprops.CompactedError's Oldest, for a 410; else 0 and
+	// absent.
+	Oldest uint64 `json:"oldest,omitempty"`
+}
