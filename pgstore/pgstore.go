@@ -103,6 +103,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"math/rand/v2"
 	"net"
 	"time"
@@ -127,9 +128,12 @@ import (
 // connection; once its statement is sent, it runs to the end (at most
 // WriteTimeout), so that a write that reports a context error never lands.
 type Store struct {
-	gate *userprops.Gate
-	pool *pgxpool.Pool
-	log  *slog.Logger
+	gate     *userprops.Gate
+	pool     *pgxpool.Pool
+	log      *slog.Logger
+	channel  string           // of the notifications (channelName)
+	signal   userprops.Signal // wakes the watchers
+	listener *listener        // feeds signal from the channel
 }
 
 var _ userprops.Store = (*Store)(nil)
@@ -168,6 +172,17 @@ func Open(ctx context.Context, dsn string, opts ...userprops.Option) (*Store, er
 		pool.Close()
 		return nil, s.wrap(ctx, "opening", err)
 	}
+	err = s.retry(ctx, true, func(ctx context.Context) error {
+		s.channel, err = channelName(ctx, pool)
+		return err
+	})
+	if err == nil {
+		err = s.startListener(ctx)
+	}
+	if err != nil {
+		pool.Close()
+		return nil, s.wrap(ctx, "opening", err)
+	}
 	return s, nil
 }
 
@@ -176,8 +191,31 @@ func (s *Store) Set(ctx context.Context, accountID, key string, value []byte) (u
 	if err := s.gate.AdmitSet(ctx, accountID, key, value); err != nil {
 		return 0, err
 	}
-	var version int64
-	err := s.write(ctx, false, func(ctx context.Context, conn *pgxpool.Conn) error {
+	version, _, err := s.set(ctx, accountID, key, value, nil)
+	if err != nil {
+		return 0, err
+	}
+	if version == 1 {
+		return userprops.Created, nil
+	}
+	return userprops.Updated, nil
+}
+
+// SetIf implements userprops.Store: the revision is compared under the
+// account's lock, in the transaction of the write, so that of concurrent
+// SetIfs on one revision, from any number of processes, one succeeds.
+func (s *Store) SetIf(ctx context.Context, accountID, key string, value []byte, revision uint64) (uint64, error) {
+	if err := s.gate.AdmitSetIf(ctx, accountID, key, value); err != nil {
+		return 0, err
+	}
+	_, rev, err := s.set(ctx, accountID, key, value, &revision)
+	return rev, err
+}
+
+// set stores a property after its admission, if it is at revision *cond
+// (when cond is not nil), and returns its new version and revision.
+func (s *Store) set(ctx context.Context, accountID, key string, value []byte, cond *uint64) (version int64, revision uint64, err error) {
+	err = s.write(ctx, false, func(ctx context.Context, conn *pgxpool.Conn) error {
 		id, k := []byte(accountID), []byte(key)
 		// One round trip: begin, lock the account's row (reading its
 		// usage), and read the size of the property it replaces. Each
@@ -186,7 +224,7 @@ func (s *Store) Set(ctx context.Context, accountID, key string, value []byte) (u
 		// The value it replaces is read only if the key has indexes,
 		// whose entries move from its terms to the new value's.
 		var before userprops.Usage
-		var oldBytes *int64
+		var oldBytes, oldRevision *int64
 		var old []byte
 		var idx []keyIndex
 		b := &pgx.Batch{}
@@ -195,10 +233,10 @@ func (s *Store) Set(ctx context.Context, accountID, key string, value []byte) (u
 		b.Queue(lockAccount, id).QueryRow(func(row pgx.Row) error {
 			return row.Scan(&before.Properties, &before.Bytes)
 		})
-		b.Queue(`SELECT length(key) + length(value), CASE WHEN `+hasIndex+` THEN value END
+		b.Queue(`SELECT length(key) + length(value), revision, CASE WHEN `+hasIndex+` THEN value END
 FROM userprops_properties WHERE account_id = $1 AND key = $2`,
 			id, k).QueryRow(func(row pgx.Row) error {
-			if err := row.Scan(&oldBytes, &old); !errors.Is(err, pgx.ErrNoRows) {
+			if err := row.Scan(&oldBytes, &oldRevision, &old); !errors.Is(err, pgx.ErrNoRows) {
 				return err
 			}
 			return nil
@@ -210,6 +248,11 @@ FROM userprops_properties WHERE account_id = $1 AND key = $2`,
 		if err := br.Close(); err != nil {
 			return err
 		}
+		if cond != nil {
+			if err := userprops.CheckRevision(accountID, key, revisionOf(oldRevision), *cond); err != nil {
+				return err
+			}
+		}
 		replaced := userprops.NoProperty
 		if oldBytes != nil {
 			replaced = *oldBytes
@@ -219,8 +262,14 @@ FROM userprops_properties WHERE account_id = $1 AND key = $2`,
 			return err
 		}
 		b = &pgx.Batch{}
+		var c changeRows
+		c.add(id, k, value)
+		s.queueChanges(b, c)
 		b.Queue(upsert, id, k, value, s.gate.Now().UnixNano()).QueryRow(func(row pgx.Row) error {
-			return row.Scan(&version)
+			var rev int64
+			err := row.Scan(&version, &rev)
+			revision = uint64(rev)
+			return err
 		})
 		b.Queue(`UPDATE userprops_accounts SET properties = $2, bytes = $3 WHERE account_id = $1`,
 			id, after.Properties, after.Bytes)
@@ -232,12 +281,18 @@ FROM userprops_properties WHERE account_id = $1 AND key = $2`,
 		return tx.Commit(ctx)
 	})
 	if err != nil {
-		return 0, s.wrap(ctx, "set", err)
+		return 0, 0, s.wrap(ctx, "set", err)
 	}
-	if version == 1 {
-		return userprops.Created, nil
+	s.signal.Notify()
+	return version, revision, nil
+}
+
+// revisionOf returns the revision a write read, 0 for a missing property.
+func revisionOf(rev *int64) uint64 {
+	if rev == nil {
+		return 0
 	}
-	return userprops.Updated, nil
+	return uint64(*rev)
 }
 
 // The statements of a Set.
@@ -249,12 +304,14 @@ INSERT INTO userprops_accounts AS a (account_id, properties, bytes) VALUES ($1, 
 ON CONFLICT (account_id) DO UPDATE SET properties = a.properties
 RETURNING properties, bytes`
 
+	// upsert writes the property at the revision queueChanges took.
 	upsert = `
-INSERT INTO userprops_properties AS p (account_id, key, value, version, updated_at_ns)
-VALUES ($1, $2, $3, 1, $4)
+INSERT INTO userprops_properties AS p (account_id, key, value, version, updated_at_ns, revision)
+VALUES ($1, $2, $3, 1, $4, ` + headRevision + `)
 ON CONFLICT (account_id, key) DO UPDATE
-SET value = excluded.value, version = p.version + 1, updated_at_ns = excluded.updated_at_ns
-RETURNING version`
+SET value = excluded.value, version = p.version + 1, updated_at_ns = excluded.updated_at_ns,
+	revision = excluded.revision
+RETURNING version, revision`
 )
 
 // Get implements userprops.Store.
@@ -263,11 +320,11 @@ func (s *Store) Get(ctx context.Context, accountID, key string) (userprops.Prope
 		return userprops.Property{}, err
 	}
 	p := userprops.Property{AccountID: accountID, Key: key}
-	var version, updated int64
+	var version, updated, revision int64
 	err := s.retry(ctx, true, func(ctx context.Context) error {
 		return s.pool.QueryRow(ctx,
-			`SELECT value, version, updated_at_ns FROM userprops_properties WHERE account_id = $1 AND key = $2`,
-			[]byte(accountID), []byte(key)).Scan(&p.Value, &version, &updated)
+			`SELECT value, version, updated_at_ns, revision FROM userprops_properties WHERE account_id = $1 AND key = $2`,
+			[]byte(accountID), []byte(key)).Scan(&p.Value, &version, &updated, &revision)
 	})
 	if errors.Is(err, pgx.ErrNoRows) {
 		return userprops.Property{}, userprops.NotFound(accountID, key)
@@ -275,7 +332,7 @@ func (s *Store) Get(ctx context.Context, accountID, key string) (userprops.Prope
 	if err != nil {
 		return userprops.Property{}, s.wrap(ctx, "get", err)
 	}
-	p.Version, p.UpdatedAt = uint64(version), time.Unix(0, updated).UTC()
+	p.Version, p.UpdatedAt, p.Revision = uint64(version), time.Unix(0, updated).UTC(), uint64(revision)
 	return p, nil
 }
 
@@ -284,7 +341,26 @@ func (s *Store) Delete(ctx context.Context, accountID, key string) error {
 	if err := s.gate.AdmitDelete(ctx, accountID, key); err != nil {
 		return err
 	}
+	return s.delete(ctx, accountID, key, nil)
+}
+
+// DeleteIf implements userprops.Store: as SetIf, under the account's lock.
+func (s *Store) DeleteIf(ctx context.Context, accountID, key string, revision uint64) error {
+	if err := s.gate.AdmitDeleteIf(ctx, accountID, key); err != nil {
+		return err
+	}
+	return s.delete(ctx, accountID, key, &revision)
+}
+
+// delete removes a property after its admission, if it is at revision
+// *cond (when cond is not nil).
+func (s *Store) delete(ctx context.Context, accountID, key string, cond *uint64) error {
 	var deleted int64
+	var current *int64
+	var want any // NULL: any revision
+	if cond != nil {
+		want = int64(min(*cond, math.MaxInt64))
+	}
 	err := s.write(ctx, false, func(ctx context.Context, conn *pgxpool.Conn) error {
 		// As a Set does: the account's row first (an account without
 		// one has no properties), then the property, in statements of
@@ -298,7 +374,16 @@ func (s *Store) Delete(ctx context.Context, accountID, key string) error {
 		b.Queue(lockIndexesShared, int64(indexLock))
 		b.Queue(`SELECT 1 FROM userprops_accounts WHERE account_id = $1 FOR UPDATE`, id)
 		queueKeyIndexes(b, key, &idx)
-		b.Queue(deleteProperty, id, []byte(key)).QueryRow(func(row pgx.Row) error {
+		if cond != nil {
+			b.Queue(`SELECT revision FROM userprops_properties WHERE account_id = $1 AND key = $2`,
+				id, []byte(key)).QueryRow(func(row pgx.Row) error {
+				if err := row.Scan(&current); !errors.Is(err, pgx.ErrNoRows) {
+					return err
+				}
+				return nil
+			})
+		}
+		b.Queue(deleteProperty, id, []byte(key), want).QueryRow(func(row pgx.Row) error {
 			return row.Scan(&deleted, &old)
 		})
 		br := conn.SendBatch(ctx, b)
@@ -307,13 +392,22 @@ func (s *Store) Delete(ctx context.Context, accountID, key string) error {
 		if err := br.Close(); err != nil {
 			return err
 		}
-		if old != nil {
-			b = &pgx.Batch{}
-			changes := diffEntries(idx, old, nil)
-			changes.queue(b, id)
-			if err := tx.SendBatch(ctx, b).Close(); err != nil {
+		if cond != nil && !(*cond == 0 && current == nil) {
+			if err := userprops.CheckRevision(accountID, key, revisionOf(current), *cond); err != nil {
 				return err
 			}
+		}
+		if deleted == 0 {
+			return nil
+		}
+		b = &pgx.Batch{}
+		var c changeRows
+		c.add(id, []byte(key), nil)
+		s.queueChanges(b, c)
+		changes := diffEntries(idx, old, nil)
+		changes.queue(b, id)
+		if err := tx.SendBatch(ctx, b).Close(); err != nil {
+			return err
 		}
 		return tx.Commit(ctx)
 	})
@@ -323,15 +417,17 @@ func (s *Store) Delete(ctx context.Context, accountID, key string) error {
 	if deleted == 0 {
 		return userprops.NotFound(accountID, key)
 	}
+	s.signal.Notify()
 	return nil
 }
 
-// deleteProperty deletes a property, takes it off its account's usage, and
-// returns the number of properties deleted and, if its key has indexes, the
-// value deleted (whose entries go with it).
+// deleteProperty deletes a property, if it is at revision $3 (NULL: any),
+// takes it off its account's usage, and returns the number of properties
+// deleted and, if its key has indexes, the value deleted (whose entries go
+// with it).
 const deleteProperty = `
 WITH d AS (
-	DELETE FROM userprops_properties WHERE account_id = $1 AND key = $2
+	DELETE FROM userprops_properties WHERE account_id = $1 AND key = $2 AND ($3::bigint IS NULL OR revision = $3)
 	RETURNING length(key) + length(value) AS n, value
 ), u AS (
 	UPDATE userprops_accounts a SET properties = a.properties - 1, bytes = a.bytes - d.n
@@ -371,6 +467,8 @@ func (s *Store) Keys(ctx context.Context, accountID string) ([]string, error) {
 // closes the connections.
 func (s *Store) Close() error {
 	if s.gate.MarkClosed() {
+		s.listener.stop()
+		s.signal.Close()
 		s.pool.Close()
 	}
 	return nil
@@ -450,7 +548,8 @@ func (s *Store) wrap(ctx context.Context, op string, err error) error {
 	if s.gate.Closed() {
 		return userprops.ErrClosed
 	}
-	if errors.Is(err, userprops.ErrFormatVersion) || errors.Is(err, userprops.ErrAccountFull) {
+	if errors.Is(err, userprops.ErrFormatVersion) || errors.Is(err, userprops.ErrAccountFull) ||
+		errors.Is(err, userprops.ErrRevisionMismatch) {
 		return err
 	}
 	if errors.Is(err, context.DeadlineExceeded) {
