@@ -20,7 +20,9 @@ import (
 // and its usage row, in one transaction under the account's lock (the lock
 // Set and Delete take), and returns how many properties it deleted: 0, and
 // no error, for an account with none. A Set of the account that runs
-// meanwhile lands wholly before the erasure or wholly after it. It checks
+// meanwhile lands wholly before the erasure or wholly after it. Each
+// property deleted is a change of its own, with its own revision, in the
+// order of keys. It checks
 // its argument and the Directory as Keys does.
 //
 // It is a write (see Store): it runs to its end once sent, is retried only
@@ -146,7 +148,8 @@ WHERE e.index_id = d.index_id AND e.term = d.term AND e.account_id = d.account_i
 // account limits do not apply to it, so that a backup restores whole; the
 // usage rows count what it writes, and an account it leaves above a limit
 // can only shrink. Index entries move with the values, in the same
-// transaction.
+// transaction. Each property written is a change, with a new revision (the
+// Revision given is ignored), in the order given.
 //
 // Running Restore twice leaves what running it once does, so unlike Set it
 // is retried after a lost connection too; a retry may overwrite a write

@@ -125,20 +125,19 @@ type history struct{ s *Store }
 
 // The statements of ReadChanges: the counter row, and beside it the changes
 // after $1, at most $2 (of account $3), in one snapshot.
-const (
-	readChanges = `
-SELECT c.revision, c.trimmed, h.revision, h.account_id, h.key, h.value
-FROM userprops_revision c LEFT JOIN LATERAL (
-	SELECT revision, account_id, key, value FROM userprops_history
-	WHERE revision > $1 ORDER BY revision LIMIT $2) h ON true
-ORDER BY h.revision`
-	readAccountChanges = `
-SELECT c.revision, c.trimmed, h.revision, h.account_id, h.key, h.value
-FROM userprops_revision c LEFT JOIN LATERAL (
-	SELECT revision, account_id, key, value FROM userprops_history
-	WHERE account_id = $3 AND revision > $1 ORDER BY revision LIMIT $2) h ON true
-ORDER BY h.revision`
+var (
+	readChanges        = readChangesWhere(`revision > $1`)
+	readAccountChanges = readChangesWhere(`account_id = $3 AND revision > $1`)
 )
+
+func readChangesWhere(cond string) string {
+	return `
+SELECT c.revision, c.trimmed, h.revision, h.account_id, h.key, h.value
+FROM userprops_revision c LEFT JOIN LATERAL (
+	SELECT revision, account_id, key, value FROM userprops_history
+	WHERE ` + cond + ` ORDER BY revision LIMIT $2) h ON true
+ORDER BY h.revision`
+}
 
 // ReadChanges implements userprops.ChangeSource, in one statement: the
 // counter and the changes in one snapshot. Since revisions commit in their

@@ -155,6 +155,19 @@ func revisionOf(t *testing.T, st userprops.Store, accountID, key string) uint64 
 	return p.Revision
 }
 
+// compactedOldest returns the oldest revision of the CompactedError a watch
+// from 0 must end with.
+func compactedOldest(t *testing.T, st userprops.Store) uint64 {
+	t.Helper()
+	var compacted *userprops.CompactedError
+	for _, err := range st.Watch(context.Background(), "", 0) {
+		require.ErrorAs(t, err, &compacted)
+		break
+	}
+	require.NotNil(t, compacted, "the watch from 0 delivered a change")
+	return compacted.Oldest
+}
+
 // TestPostgres_UpgradeSchema3 opens a database of schema version 3: its
 // properties get revisions 1 to N in the order of account and key, and the
 // history starts empty with N+1 its oldest revision.
@@ -186,12 +199,7 @@ INSERT INTO userprops_accounts VALUES ('a', 2, 4), ('b', 1, 2)`)
 		assert.Equal(t, want.revision, p.Revision, "Get(%q, %q).Revision", want.account, want.key)
 	}
 	require.NoError(t, s.Check(ctx))
-	var compacted *userprops.CompactedError
-	for _, err := range s.Watch(ctx, "", 0) {
-		require.ErrorAs(t, err, &compacted)
-		break
-	}
-	assert.Equal(t, uint64(4), compacted.Oldest, "the history starts after the migrated properties")
+	assert.Equal(t, uint64(4), compactedOldest(t, s), "the history starts after the migrated properties")
 	rev, err := s.SetIf(ctx, "a", "k", []byte(`4`), 1)
 	require.NoError(t, err)
 	assert.Equal(t, uint64(4), rev)
@@ -222,12 +230,7 @@ func TestPostgres_HistoryAge(t *testing.T) {
 	advance(2 * time.Minute)
 	rev, err := s.SetIf(ctx, "a", "3", []byte(`1`), 0)
 	require.NoError(t, err)
-	var compacted *userprops.CompactedError
-	for _, err := range s.Watch(ctx, "", 0) {
-		require.ErrorAs(t, err, &compacted)
-		break
-	}
-	assert.Equal(t, rev, compacted.Oldest, "the changes older than a minute are trimmed")
+	assert.Equal(t, rev, compactedOldest(t, s), "the changes older than a minute are trimmed")
 	advance(2 * time.Minute)
 	got := watchN(t, s, "", revs[2], 1)
 	assert.Equal(t, rev, got[0].Revision, "the latest change is kept, however old")
