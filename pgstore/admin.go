@@ -20,7 +20,9 @@ import (
 // and its usage row, in one transaction under the account's lock (the lock
 // Set and Delete take), and returns how many properties it deleted: 0, and
 // no error, for an account with none. A Set of the account that runs
-// meanwhile lands wholly before the erasure or wholly after it. It checks
+// meanwhile lands wholly before the erasure or wholly after it. Each
+// property deleted is a change of its own, with its own revision, in the
+// order of keys. It checks
 // its argument and the Directory as Keys does.
 //
 // It is a write (see Store): it runs to its end once sent, is retried only
@@ -52,13 +54,18 @@ SELECT $1::bytea, key, CASE WHEN `+keyHasIndex+` THEN value END FROM d`, id)
 		if err := br.Close(); err != nil {
 			return err
 		}
+		// One revision for each property, in the order of keys.
+		slices.SortFunc(gone, func(a, b storedValue) int { return bytes.Compare(a.key, b.key) })
 		var entries accountEntries
+		var changes changeRows
 		for _, p := range gone {
+			changes.add(id, p.key, nil)
 			if p.value != nil {
 				entries.add(id, diffEntries(idx[string(p.key)], p.value, nil))
 			}
 		}
 		b = &pgx.Batch{}
+		s.queueChanges(b, changes)
 		entries.queue(b)
 		if err := tx.SendBatch(ctx, b).Close(); err != nil {
 			return err
@@ -68,6 +75,9 @@ SELECT $1::bytea, key, CASE WHEN `+keyHasIndex+` THEN value END FROM d`, id)
 	})
 	if err != nil {
 		return 0, s.wrap(ctx, "deleting account", err)
+	}
+	if deleted > 0 {
+		s.signal.Notify()
 	}
 	return deleted, nil
 }
@@ -138,7 +148,8 @@ WHERE e.index_id = d.index_id AND e.term = d.term AND e.account_id = d.account_i
 // account limits do not apply to it, so that a backup restores whole; the
 // usage rows count what it writes, and an account it leaves above a limit
 // can only shrink. Index entries move with the values, in the same
-// transaction.
+// transaction. Each property written is a change, with a new revision (the
+// Revision given is ignored), in the order given.
 //
 // Running Restore twice leaves what running it once does, so unlike Set it
 // is retried after a lost connection too; a retry may overwrite a write
@@ -177,12 +188,18 @@ WHERE `+keyHasIndex, r.ids, r.keys)
 		if err := br.Close(); err != nil {
 			return err
 		}
+		// Each property written is a change, with a revision of its
+		// own, in the order given.
 		b = &pgx.Batch{}
-		b.Queue(`INSERT INTO userprops_properties AS p (account_id, key, value, version, updated_at_ns)
-SELECT * FROM unnest($1::bytea[], $2::bytea[], $3::bytea[], $4::bigint[], $5::bigint[])
+		s.queueChanges(b, changeRows{ids: r.ids, keys: r.keys, values: r.values})
+		b.Queue(`INSERT INTO userprops_properties AS p (account_id, key, value, version, updated_at_ns, revision)
+SELECT u.account_id, u.key, u.value, u.version, u.updated_at_ns, `+headRevision+` - $6 + u.n
+FROM unnest($1::bytea[], $2::bytea[], $3::bytea[], $4::bigint[], $5::bigint[])
+	WITH ORDINALITY AS u(account_id, key, value, version, updated_at_ns, n)
 ON CONFLICT (account_id, key) DO UPDATE
-SET value = excluded.value, version = excluded.version, updated_at_ns = excluded.updated_at_ns`,
-			r.ids, r.keys, r.values, r.versions, r.updated)
+SET value = excluded.value, version = excluded.version, updated_at_ns = excluded.updated_at_ns,
+	revision = excluded.revision`,
+			r.ids, r.keys, r.values, r.versions, r.updated, int64(len(r.ids)))
 		entries := r.entries(idx, old)
 		entries.queue(b)
 		b.Queue(`UPDATE userprops_accounts a SET properties = c.n, bytes = c.b
@@ -197,6 +214,7 @@ WHERE a.account_id = c.account_id`, r.accounts())
 	if err != nil {
 		return s.wrap(ctx, "restore", err)
 	}
+	s.signal.Notify()
 	return nil
 }
 
@@ -314,7 +332,7 @@ func (s *Store) Check(ctx context.Context) error {
 			func(tx pgx.Tx) error {
 				c := &checker{tx: tx}
 				defer func() { problems = c.problems }()
-				for _, step := range []func(context.Context) error{c.properties, c.usage, c.indexes} {
+				for _, step := range []func(context.Context) error{c.properties, c.usage, c.revisions, c.indexes} {
 					if err := step(ctx); err != nil || c.full() {
 						return err
 					}
@@ -394,6 +412,66 @@ ORDER BY 1 LIMIT $1`, maxProblems-len(c.problems))
 		}
 	}
 	return rows.Err()
+}
+
+// revisions checks the revisions and the change history: the counter row
+// exists, and is at or above every property's revision and every change's;
+// no two properties share a revision; the history holds no change at or
+// below the trimmed mark; every property changed after the mark has its
+// change in the history, at its revision, with its value; and the latest
+// change the history holds of each property agrees with it (a set at the
+// property's revision, a delete of a property that is gone). Revisions are
+// unique in the history by its primary key.
+func (c *checker) revisions(ctx context.Context) error {
+	var counter, trimmed *int64
+	err := c.tx.QueryRow(ctx, `SELECT max(revision), max(trimmed) FROM userprops_revision`).Scan(&counter, &trimmed)
+	if err != nil {
+		return err
+	}
+	if counter == nil {
+		c.report("the revision counter (userprops_revision) has no row")
+		return nil
+	}
+	for _, q := range []struct{ what, query string }{
+		{"property above the counter", `SELECT account_id, key, revision FROM userprops_properties
+WHERE revision > {counter} ORDER BY revision LIMIT $1`},
+		{"change above the counter", `SELECT account_id, key, revision FROM userprops_history
+WHERE revision > {counter} ORDER BY revision LIMIT $1`},
+		{"change at or below the trimmed mark", `SELECT account_id, key, revision FROM userprops_history
+WHERE revision <= {trimmed} ORDER BY revision LIMIT $1`},
+		{"property sharing its revision with another", `SELECT account_id, key, revision FROM userprops_properties
+WHERE revision IN (SELECT revision FROM userprops_properties GROUP BY revision HAVING count(*) > 1)
+ORDER BY revision, account_id, key LIMIT $1`},
+		{"property whose change the history lacks", `SELECT p.account_id, p.key, p.revision FROM userprops_properties p
+LEFT JOIN userprops_history h ON h.revision = p.revision
+WHERE p.revision > {trimmed} AND (h.revision IS NULL OR h.account_id <> p.account_id OR h.key <> p.key
+	OR h.deleted OR h.value <> p.value)
+ORDER BY p.revision LIMIT $1`},
+		{"property whose latest change in the history is another", `SELECT h.account_id, h.key, h.revision
+FROM (SELECT DISTINCT ON (account_id, key) account_id, key, revision, deleted FROM userprops_history
+	ORDER BY account_id, key, revision DESC) h
+LEFT JOIN userprops_properties p ON p.account_id = h.account_id AND p.key = h.key
+WHERE CASE WHEN h.deleted THEN p.revision IS NOT NULL ELSE p.revision IS DISTINCT FROM h.revision END
+ORDER BY h.revision LIMIT $1`},
+	} {
+		// The counter and the mark are numbers read from the database.
+		query := strings.NewReplacer("{counter}", fmt.Sprint(*counter), "{trimmed}", fmt.Sprint(*trimmed)).Replace(q.query)
+		rows, err := c.tx.Query(ctx, query, maxProblems-len(c.problems))
+		if err != nil {
+			return err
+		}
+		var id, key []byte
+		var rev int64
+		_, err = pgx.ForEachRow(rows, []any{&id, &key, &rev}, func() error {
+			c.report("revision %d (account %s, key %s): %s (counter %d, trimmed %d)",
+				rev, quote(string(id)), quote(string(key)), q.what, *counter, *trimmed)
+			return nil
+		})
+		if err != nil || c.full() {
+			return err
+		}
+	}
+	return nil
 }
 
 // indexes checks the entries of every ready index against the values of

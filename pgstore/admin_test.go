@@ -169,12 +169,20 @@ func TestPostgres_Restore(t *testing.T) {
 		{AccountID: "b", Key: cityIndex.Key, Value: cityValue("Sydney"), Version: 2, UpdatedAt: at}, // the last wins
 		{AccountID: "a", Key: "third", Value: []byte(`{}`), Version: 1, UpdatedAt: at},
 	}
+	old, err := s.Get(ctx, "a", "old")
+	require.NoError(t, err)
 	require.NoError(t, s.Restore(ctx, props))
+	// Each property restored is a change, with a revision of its own, in
+	// the order given.
+	last := old.Revision
 	for _, want := range []userprops.Property{props[0], props[1], props[3], props[4]} {
 		got, err := s.Get(ctx, want.AccountID, want.Key)
 		require.NoError(t, err)
+		assert.Greater(t, got.Revision, last, "Get(%q, %q).Revision", want.AccountID, want.Key)
+		last, want.Revision = got.Revision, got.Revision
 		assert.Equal(t, want, got, "Get(%q, %q)", want.AccountID, want.Key)
 	}
+	require.NoError(t, s.Check(ctx), "the history agrees with what Restore wrote")
 	got, err := s.Get(ctx, "a", "old")
 	require.NoError(t, err)
 	assert.Equal(t, `"kept"`, string(got.Value), "a property Restore was not given")

@@ -73,7 +73,7 @@ func load(b *testing.B, dsn string, n int) {
 	settings := []byte(`{"theme":"dark","language":"en-GB","notifications":{"email":false,"mobile":true}}`)
 	i := 0
 	_, err = conn.CopyFrom(ctx, pgx.Identifier{"userprops_properties"},
-		[]string{"account_id", "key", "value", "version", "updated_at_ns"},
+		[]string{"account_id", "key", "value", "version", "updated_at_ns", "revision"},
 		pgx.CopyFromFunc(func() ([]any, error) {
 			if i == 2*n {
 				return nil, nil
@@ -81,15 +81,16 @@ func load(b *testing.B, dsn string, n int) {
 			u, row := i/2, i%2
 			i++
 			if row == 0 {
-				return []any{benchID(u), []byte("location"), benchLocation(u, benchCity(u)), int64(1), int64(0)}, nil
+				return []any{benchID(u), []byte("location"), benchLocation(u, benchCity(u)), int64(1), int64(0), int64(i)}, nil
 			}
-			return []any{benchID(u), []byte("settings"), settings, int64(1), int64(0)}, nil
+			return []any{benchID(u), []byte("settings"), settings, int64(1), int64(0), int64(i)}, nil
 		}))
 	if err != nil {
 		b.Fatal(err)
 	}
 	_, err = conn.Exec(ctx, `INSERT INTO userprops_accounts SELECT account_id, count(*), sum(length(key) + length(value))
-FROM userprops_properties GROUP BY account_id`)
+FROM userprops_properties GROUP BY account_id;
+UPDATE userprops_revision SET revision = m.r, trimmed = m.r FROM (SELECT max(revision) AS r FROM userprops_properties) m`)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -27,20 +27,20 @@ func (s *Store) ForEach(ctx context.Context, fn func(userprops.Property) error) 
 		return s.wrap(ctx, "scan", err)
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx))
-	rows, err := tx.Query(ctx, `SELECT account_id, key, value, version, updated_at_ns
+	rows, err := tx.Query(ctx, `SELECT account_id, key, value, version, updated_at_ns, revision
 		FROM userprops_properties ORDER BY account_id, key`)
 	if err != nil {
 		return s.wrap(ctx, "scan", err)
 	}
 	defer rows.Close()
 	var id, key, value []byte
-	var version, updated int64
+	var version, updated, revision int64
 	for rows.Next() {
-		if err := rows.Scan(&id, &key, &value, &version, &updated); err != nil {
+		if err := rows.Scan(&id, &key, &value, &version, &updated, &revision); err != nil {
 			return s.wrap(ctx, "scan", err)
 		}
 		p := userprops.Property{AccountID: string(id), Key: string(key), Value: value,
-			Version: uint64(version), UpdatedAt: time.Unix(0, updated).UTC()}
+			Version: uint64(version), Revision: uint64(revision), UpdatedAt: time.Unix(0, updated).UTC()}
 		value = nil // the next row must not write into what fn keeps
 		if err := fn(p); err != nil {
 			return err

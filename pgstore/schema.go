@@ -50,6 +50,34 @@ var migrations = []string{
 		PRIMARY KEY (index_id, term, account_id)
 	);
 	CREATE INDEX userprops_properties_by_key ON userprops_properties (key, account_id)`,
+	// Version 4: revisions and the change history (see history.go). The
+	// properties already there get revisions 1 to N in the order of account
+	// and key, the counter starts at N, and the history starts empty with
+	// N trimmed, so that a Watch from before the migration is told it
+	// missed changes (its oldest revision is N+1). The column has no
+	// default: a process of an older version, whose writes would not
+	// count revisions, fails to write instead.
+	`ALTER TABLE userprops_properties ADD COLUMN revision bigint;
+	UPDATE userprops_properties p SET revision = n.r
+	FROM (SELECT account_id, key, row_number() OVER (ORDER BY account_id, key) AS r FROM userprops_properties) n
+	WHERE p.account_id = n.account_id AND p.key = n.key;
+	ALTER TABLE userprops_properties ALTER COLUMN revision SET NOT NULL,
+		ADD CONSTRAINT userprops_properties_revision_check CHECK (revision >= 1);
+	CREATE TABLE userprops_revision (
+		singleton boolean PRIMARY KEY DEFAULT true CHECK (singleton),
+		revision  bigint  NOT NULL CHECK (revision >= 0),
+		trimmed   bigint  NOT NULL CHECK (trimmed >= 0 AND trimmed <= revision)
+	);
+	INSERT INTO userprops_revision (revision, trimmed) SELECT count(*), count(*) FROM userprops_properties;
+	CREATE TABLE userprops_history (
+		revision        bigint  PRIMARY KEY,
+		account_id      bytea   NOT NULL,
+		key             bytea   NOT NULL,
+		deleted         boolean NOT NULL,
+		value           bytea   CHECK (deleted = (value IS NULL)),
+		committed_at_ns bigint  NOT NULL
+	);
+	CREATE INDEX userprops_history_by_account ON userprops_history (account_id, revision)`,
 }
 
 // schemaLock is the advisory lock under which Open creates and migrates the
