@@ -85,6 +85,15 @@ func (v *actorStore) Keys(ctx context.Context, accountID string) ([]string, erro
 	return v.store.Keys(ctx, accountID)
 }
 
+// DeleteAccount is allowed to administrators and to the account itself, as
+// every write is.
+func (v *actorStore) DeleteAccount(ctx context.Context, accountID string) (int, error) {
+	if err := v.allow(accountID); err != nil {
+		return 0, err
+	}
+	return v.store.DeleteAccount(ctx, accountID)
+}
+
 // Find lets every authenticated actor search, as Jira's user search needs
 // only the Browse users and groups permission, which every user holds by
 // default.

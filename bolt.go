@@ -815,6 +815,20 @@ func (s *BoltStore) Delete(ctx context.Context, accountID, key string) error {
 	return w.err
 }
 
+// DeleteAccount implements Store: every property of the account, its index
+// entries and its usage record go in one commit, which DeleteAccount waits
+// for until it is synced to disk, as Delete does.
+func (s *BoltStore) DeleteAccount(ctx context.Context, accountID string) (int, error) {
+	if err := s.gate.AdmitDeleteAccount(ctx, accountID); err != nil {
+		return 0, err
+	}
+	w := &boltWrite{kind: writeDeleteAccount, key: boltKey(nil, accountID, ""), accountID: accountID}
+	if err := s.write(ctx, w); err != nil {
+		return 0, err
+	}
+	return w.deleted, w.err
+}
+
 // Close implements Store. It waits for the writes in flight to be committed
 // and for open reads to finish, then closes the file.
 func (s *BoltStore) Close() error {

@@ -1,6 +1,7 @@
 package userprops
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"fmt"
@@ -39,6 +40,9 @@ const (
 	writeBuildIndex
 	// writeDropIndex removes an index and its entries (DropIndex).
 	writeDropIndex
+	// writeDeleteAccount removes every property of one account
+	// (DeleteAccount).
+	writeDeleteAccount
 )
 
 // boltWrite is one change waiting for the committer.
@@ -56,6 +60,10 @@ type boltWrite struct {
 
 	// writeRestore: composite keys and complete records, in order.
 	restore []boltEntry
+
+	// writeDeleteAccount: key is the account prefix; deleted is how many
+	// properties the write removed.
+	deleted int
 
 	// The index writes: the index, and its id (set by writeAddIndex, for
 	// writeBuildIndex); what a writeBuildIndex did, or for writeAddIndex
@@ -249,6 +257,8 @@ func (w *boltWrite) apply(b *batchTx) (status Status, answer, err error) {
 	case writeAddIndex, writeBuildIndex, writeDropIndex:
 		answer, err := w.applyIndexWrite(b)
 		return 0, answer, err
+	case writeDeleteAccount:
+		return 0, nil, w.applyDeleteAccount(b)
 	case writeRestore:
 		for _, e := range w.restore {
 			old := b.props.Get(e.key)
@@ -295,6 +305,31 @@ func (w *boltWrite) apply(b *batchTx) (status Status, answer, err error) {
 		return 0, nil, err
 	}
 	return status, nil, writeUsage(b.usage, prefix, after)
+}
+
+// applyDeleteAccount removes every property of the account whose prefix is
+// w.key, their index entries and the account's usage record. The keys are
+// copied out first and then deleted: a bbolt cursor may skip a key after
+// deleting beneath it. They are at most as many as the account holds.
+func (w *boltWrite) applyDeleteAccount(b *batchTx) error {
+	var keys [][]byte
+	c := b.props.Cursor()
+	for k, _ := c.Seek(w.key); k != nil && bytes.HasPrefix(k, w.key); k, _ = c.Next() {
+		keys = append(keys, bytes.Clone(k))
+	}
+	for _, k := range keys {
+		if err := b.reindex(k, b.props.Get(k), nil); err != nil {
+			return err
+		}
+		if err := b.props.Delete(k); err != nil {
+			return err
+		}
+	}
+	w.deleted = len(keys)
+	if len(keys) == 0 {
+		return nil
+	}
+	return writeUsage(b.usage, w.key, Usage{})
 }
 
 // usageAfter returns the account prefix of the composite key key, and the

@@ -86,6 +86,12 @@ func (g *Gate) AdmitKeys(ctx context.Context, accountID string) error {
 	return g.admit(ctx, opKeys, accountID, "", nil)
 }
 
+// AdmitDeleteAccount checks a DeleteAccount: as AdmitKeys does, for an
+// account and no key.
+func (g *Gate) AdmitDeleteAccount(ctx context.Context, accountID string) error {
+	return g.admit(ctx, opKeys, accountID, "", nil)
+}
+
 // AdmitFind checks a Find: the store is ready (see Ready), q is well-formed
 // (Query.Err) and page is valid. It returns page with its defaults applied
 // (see Page), for Evaluate.

@@ -100,6 +100,22 @@ func (m *mapStore) Keys(ctx context.Context, accountID string) ([]string, error)
 	return keys, nil
 }
 
+func (m *mapStore) DeleteAccount(ctx context.Context, accountID string) (int, error) {
+	if err := m.gate.AdmitDeleteAccount(ctx, accountID); err != nil {
+		return 0, err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	n := 0
+	for ref := range m.props {
+		if ref[0] == accountID {
+			delete(m.props, ref)
+			n++
+		}
+	}
+	return n, nil
+}
+
 // Find answers from the map under its lock, through Evaluate, with no
 // index: every clause scans.
 func (m *mapStore) Find(ctx context.Context, q userprops.Query, page userprops.Page) (userprops.Found, error) {

@@ -213,6 +213,30 @@ func (s *MemoryStore) Delete(ctx context.Context, accountID, key string) error {
 	return nil
 }
 
+// DeleteAccount implements Store, under the account's shard lock.
+func (s *MemoryStore) DeleteAccount(ctx context.Context, accountID string) (int, error) {
+	if err := s.gate.AdmitDeleteAccount(ctx, accountID); err != nil {
+		return 0, err
+	}
+	sh := s.shard(accountID)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	if s.gate.Closed() {
+		return 0, ErrClosed
+	}
+	acc := sh.accounts[accountID]
+	if acc == nil {
+		return 0, nil
+	}
+	for key := range acc.keys {
+		k := memKey{accountID, key}
+		s.reindex(sh, accountID, key, sh.props[k].value, nil)
+		delete(sh.props, k)
+	}
+	delete(sh.accounts, accountID)
+	return len(acc.keys), nil
+}
+
 // Keys implements Store.
 func (s *MemoryStore) Keys(ctx context.Context, accountID string) ([]string, error) {
 	if err := s.gate.AdmitKeys(ctx, accountID); err != nil {

@@ -10,6 +10,8 @@ import (
 	"errors"
 	"fmt"
 	"log"
+	"log/slog"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -22,6 +24,7 @@ import (
 	"github.com/userprops/userprops"
 	"github.com/userprops/userprops/httpapi"
 	"github.com/userprops/userprops/internal/mystore"
+	"github.com/userprops/userprops/remote"
 	"github.com/userprops/userprops/storetest"
 )
 
@@ -112,6 +115,43 @@ func Example_readmeFindingUsers() {
 	// 1 [5b10ac8d82e05b22cc7d4ef5]
 }
 
+// Example_readmeRemote is the README's Using a server from Go section.
+func Example_readmeRemote() {
+	ctx := context.Background()
+	accountID, email, apiToken := "5b10ac8d82e05b22cc7d4ef5", "ada@example.com", "ada-api-token-0123456789"
+	accounts, err := httpapi.NewAccounts([]httpapi.Account{{AccountID: accountID, Email: email, APIToken: apiToken}})
+	if err != nil {
+		log.Fatal(err)
+	}
+	backing := userprops.NewMemory()
+	defer backing.Close()
+	srv := httptest.NewServer(httpapi.New(backing, accounts, httpapi.WithLogger(slog.New(slog.DiscardHandler))))
+	defer srv.Close()
+	baseURL := srv.URL
+
+	store, err := remote.Open(baseURL, remote.WithBasicAuth(email, apiToken)) // or "https://your-domain.atlassian.net"
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer store.Close()
+
+	status, err := store.Set(ctx, accountID, "settings", []byte(`{"theme":"dark"}`)) // PUT: 201 Created, then 200 Updated
+	if err != nil {
+		log.Fatal(err) // the errors of every store: errors.Is(err, userprops.ErrForbidden), …
+	}
+	p, err := store.Get(ctx, accountID, "settings") // Version and UpdatedAt from userprops' headers; zero on Jira Cloud
+	if err != nil {
+		log.Fatal(err)
+	}
+	_, err = store.Get(ctx, accountID, "missing")
+	fmt.Println(status, string(p.Value), p.Version, errors.Is(err, userprops.ErrNotFound))
+	_, err = store.Get(ctx, "someone-else", "settings")
+	fmt.Println(errors.Is(err, userprops.ErrForbidden)) // Jira's rule: only administrators act for others
+	// Output:
+	// created {"theme":"dark"} 1 true
+	// true
+}
+
 // TestMyStore is the README's storetest snippet ("Writing another
 // backend"), run on internal/mystore, which stands for the reader's backend.
 func TestMyStore(t *testing.T) {
@@ -179,5 +219,5 @@ func TestREADME_CodeBlocks(t *testing.T) {
 			t.Errorf("README.md:%d: a block of %q: give it a language this test knows", b.line, b.lang)
 		}
 	}
-	assert.Equal(t, 3, goBlocks, "the README's Go blocks: Finding users, Embedding and storetest")
+	assert.Equal(t, 4, goBlocks, "the README's Go blocks: Finding users, Embedding, Using a server from Go and storetest")
 }

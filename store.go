@@ -45,6 +45,17 @@ type Store interface {
 	// caller's.
 	Keys(ctx context.Context, accountID string) ([]string, error)
 
+	// DeleteAccount deletes every property of accountID in one
+	// transaction, as erasing a user (GDPR erasure, a closed account)
+	// needs, and returns how many it deleted: 0, and no error, for an
+	// account with none. Its index entries go in the same transaction, and
+	// the account's usage returns to zero. The account ID and the
+	// Directory are checked as in Keys (ErrUserNotFound for an unknown
+	// account). No reader sees part of the deletion: a Keys, Find or
+	// ForEach sees all of the account's properties or none. A durable store
+	// returns only once the deletion is on stable storage.
+	DeleteAccount(ctx context.Context, accountID string) (deleted int, err error)
+
 	// Find returns one page of the accounts whose properties match q (see
 	// Query for what matches), in ascending byte order of account ID, and
 	// how many match in all. It sees every write acknowledged before it

@@ -86,3 +86,10 @@ func (d directoryStore) Keys(ctx context.Context, accountID string) ([]string, e
 	}
 	return d.Store.Keys(ctx, accountID)
 }
+
+func (d directoryStore) DeleteAccount(ctx context.Context, accountID string) (int, error) {
+	if err := d.known(ctx, accountID, nil); err != nil {
+		return 0, err
+	}
+	return d.Store.DeleteAccount(ctx, accountID)
+}

@@ -19,8 +19,17 @@
 //
 // HEAD answers as GET does, with the same status and headers and no body.
 //
+// A property's GET also says what Jira's body has no room for, in headers
+// Jira clients ignore: X-Userprops-Version (Property.Version, decimal),
+// X-Userprops-Updated-At (Property.UpdatedAt in UTC, RFC 3339 with
+// nanoseconds) and Last-Modified (the same, to the second). Package remote
+// reads them; against Jira Cloud, which sends none, it leaves both zero.
+//
 // Outside Jira's namespace, GET /userprops/1/backup (BackupPath) streams a
-// consistent copy of a store that implements Backuper, for administrators.
+// consistent copy of a store that implements Backuper, for administrators,
+// and DELETE /userprops/1/accounts/{accountId}/properties
+// (AccountPropertiesPath) erases an account's properties, for
+// administrators and the account itself.
 //
 // Every request but the avatar's is authenticated by an Authenticator and
 // runs through userprops.ForActor, so Jira's permission rules live in one
@@ -29,7 +38,6 @@ package httpapi
 
 import (
 	"bufio"
-	"bytes"
 	"encoding/json"
 	"errors"
 	"io"
@@ -39,9 +47,12 @@ import (
 	"net/netip"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/userprops/userprops"
+	"github.com/userprops/userprops/internal/wire"
 )
 
 // Authenticator identifies the caller of a request.
@@ -170,6 +181,7 @@ func New(store userprops.Store, auth Authenticator, opts ...Option) http.Handler
 	}
 	mux.HandleFunc(avatarPath, avatar)
 	mux.HandleFunc(BackupPath, s.backup)
+	mux.HandleFunc(AccountPropertiesPath, s.deleteAccount)
 	mux.HandleFunc("/", notFound)
 	h := keepDotSegments(mux)
 	if s.limiter != nil {
@@ -360,14 +372,21 @@ func (s *server) get(w http.ResponseWriter, r *http.Request, store userprops.Sto
 	}
 	// The value goes out exactly as it was stored: encoding/json would
 	// compact a json.RawMessage.
-	var body bytes.Buffer
-	body.Grow(len(p.Value) + len(key) + 24)
-	body.WriteString(`{"key":`)
-	body.Write(jsonString(key))
-	body.WriteString(`,"value":`)
-	body.Write(p.Value)
-	body.WriteString("}\n")
-	writeBody(w, http.StatusOK, body.Bytes())
+	body := wire.AppendProperty(make([]byte, 0, len(p.Value)+len(key)+24), key, p.Value)
+	setPropertyHeaders(w.Header(), p)
+	writeBody(w, http.StatusOK, body)
+}
+
+// setPropertyHeaders sets the userprops-only headers of a property's GET,
+// which Jira's body has no room for: wire.HeaderVersion, Last-Modified (to
+// the second, as HTTP dates are) and wire.HeaderUpdatedAt (to the
+// nanosecond). Jira clients ignore them.
+func setPropertyHeaders(h http.Header, p userprops.Property) {
+	h.Set(wire.HeaderVersion, strconv.FormatUint(p.Version, 10))
+	if !p.UpdatedAt.IsZero() {
+		h.Set("Last-Modified", p.UpdatedAt.UTC().Format(http.TimeFormat))
+		h.Set(wire.HeaderUpdatedAt, p.UpdatedAt.UTC().Format(time.RFC3339Nano))
+	}
 }
 
 func (s *server) set(w http.ResponseWriter, r *http.Request, store userprops.Store, accountID, key string) {
@@ -500,13 +519,4 @@ func (s *server) base(r *http.Request) string {
 		scheme = "https"
 	}
 	return scheme + "://" + r.Host
-}
-
-// jsonString encodes s as a JSON string, without HTML escaping.
-func jsonString(s string) []byte {
-	var b bytes.Buffer
-	enc := json.NewEncoder(&b)
-	enc.SetEscapeHTML(false)
-	_ = enc.Encode(s) // a string always encodes
-	return bytes.TrimSuffix(b.Bytes(), []byte("\n"))
 }

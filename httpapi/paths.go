@@ -2,27 +2,14 @@ package httpapi
 
 import (
 	"net/http"
-	"net/url"
 	"strings"
+
+	"github.com/userprops/userprops/internal/wire"
 )
 
-// escapeKey returns key escaped as the last segment of a self link:
-// url.PathEscape, except that the keys "." and ".." come out as "%2E" and
-// "%2E%2E". Spelled raw they are dot segments, which clients remove before
-// sending (RFC 3986 section 5.2.4; curl does it), so the link would lead to
-// the key list or to another resource; encoded, RFC 3986 clients send them as
-// they are. (WHATWG URL parsers, as in browsers and Node, also remove %2E
-// segments: no path reaches these keys from there.) Any other key is one
-// segment that is never a dot segment, since PathEscape escapes '/'.
-func escapeKey(key string) string {
-	switch key {
-	case ".":
-		return "%2E"
-	case "..":
-		return "%2E%2E"
-	}
-	return url.PathEscape(key)
-}
+// escapeKey returns key escaped as the last segment of a self link (see
+// wire.EscapeKey: the keys "." and ".." come out as "%2E" and "%2E%2E").
+func escapeKey(key string) string { return wire.EscapeKey(key) }
 
 // keepDotSegments passes every request to next, and requests on a property
 // key with the key's raw "." and ".." segments percent-encoded, so that the

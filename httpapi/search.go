@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/userprops/userprops"
+	"github.com/userprops/userprops/internal/wire"
 )
 
 // The user search: Jira's GET …/user/search, …/user/search/query and
@@ -75,23 +76,6 @@ func (s *server) findUsers(w http.ResponseWriter, r *http.Request, actor userpro
 	writeJSON(w, http.StatusOK, body)
 }
 
-// pageBody is Jira's PageBean: one page of a search, and how to get the
-// next.
-type pageBody[T any] struct {
-	Self       string `json:"self"`
-	NextPage   string `json:"nextPage,omitempty"`
-	MaxResults int    `json:"maxResults"`
-	StartAt    int    `json:"startAt"`
-	Total      int    `json:"total"`
-	IsLast     bool   `json:"isLast"`
-	Values     []T    `json:"values"`
-}
-
-// userKey is Jira's UserKey, the values of …/user/search/query/key.
-type userKey struct {
-	AccountID string `json:"accountId"`
-}
-
 // findUsersByQuery answers GET …/user/search/query?query=&startAt=&maxResults=
 // with a PageBeanUser of the active users whose properties match query,
 // Jira's structured query (see userprops.ParseQuery).
@@ -104,7 +88,7 @@ func (s *server) findUsersByQuery(w http.ResponseWriter, r *http.Request, actor 
 // (maxResult, singular, as Jira spells it here) with the page of
 // findUsersByQuery holding only account IDs.
 func (s *server) findUserKeysByQuery(w http.ResponseWriter, r *http.Request, actor userprops.Actor, _ string) {
-	queryPage(s, w, r, actor, "maxResult", func(u User) userKey { return userKey{u.AccountID} })
+	queryPage(s, w, r, actor, "maxResult", func(u User) wire.UserKey { return wire.UserKey{AccountID: u.AccountID} })
 }
 
 // queryPage answers a structured-query search with one page of users, each
@@ -132,7 +116,7 @@ func queryPage[T any](s *server, w http.ResponseWriter, r *http.Request, actor u
 		return
 	}
 	link := s.base(r) + r.URL.EscapedPath() + "?"
-	body := pageBody[T]{
+	body := wire.Page[T]{
 		Self:       link + values.Encode(),
 		MaxResults: page.MaxResults,
 		StartAt:    page.StartAt,

@@ -84,6 +84,24 @@ func queueKeyIndexes(b *pgx.Batch, key string, into *[]keyIndex) {
 		})
 }
 
+// queueIndexes queues, in a write's first batch after lockIndexesShared, the
+// query that reads every index writes keep into *into, by key: for the
+// writes of an account or a restore, which may touch any key.
+func queueIndexes(b *pgx.Batch, into *map[string][]keyIndex) {
+	b.Queue(`SELECT id, key, path FROM userprops_indexes WHERE state <> 'dropping'`).
+		Query(func(rows pgx.Rows) error {
+			*into = map[string][]keyIndex{}
+			var id int32
+			var key, path []byte
+			_, err := pgx.ForEachRow(rows, []any{&id, &key, &path}, func() error {
+				k := string(key)
+				(*into)[k] = append((*into)[k], keyIndex{id: id, ix: userprops.Index{Key: k, Path: string(path)}})
+				return nil
+			})
+			return err
+		})
+}
+
 // lockIndexesShared is the first statement of every write's transaction.
 const lockIndexesShared = `SELECT pg_advisory_xact_lock_shared($1)`
 

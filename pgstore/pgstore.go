@@ -177,7 +177,7 @@ func (s *Store) Set(ctx context.Context, accountID, key string, value []byte) (u
 		return 0, err
 	}
 	var version int64
-	err := s.write(ctx, func(ctx context.Context, conn *pgxpool.Conn) error {
+	err := s.write(ctx, false, func(ctx context.Context, conn *pgxpool.Conn) error {
 		id, k := []byte(accountID), []byte(key)
 		// One round trip: begin, lock the account's row (reading its
 		// usage), and read the size of the property it replaces. Each
@@ -285,7 +285,7 @@ func (s *Store) Delete(ctx context.Context, accountID, key string) error {
 		return err
 	}
 	var deleted int64
-	err := s.write(ctx, func(ctx context.Context, conn *pgxpool.Conn) error {
+	err := s.write(ctx, false, func(ctx context.Context, conn *pgxpool.Conn) error {
 		// As a Set does: the account's row first (an account without
 		// one has no properties), then the property, in statements of
 		// their own, so that the delete sees every write before the
@@ -380,9 +380,11 @@ func (s *Store) Close() error {
 // stops with ctx; the statement itself runs under a context that ctx cannot
 // cancel (bounded by WriteTimeout), so that a write is either reported as
 // failed and absent, or done. Only failures where the database certainly did
-// not apply the statement are retried.
-func (s *Store) write(ctx context.Context, fn func(context.Context, *pgxpool.Conn) error) error {
-	return s.retry(ctx, false, func(ctx context.Context) error {
+// not apply the statement are retried, unless idempotent says that running
+// fn again after an unknown outcome leaves what running it once does (see
+// retry).
+func (s *Store) write(ctx context.Context, idempotent bool, fn func(context.Context, *pgxpool.Conn) error) error {
+	return s.retry(ctx, idempotent, func(ctx context.Context) error {
 		conn, err := s.pool.Acquire(ctx)
 		if err != nil {
 			return err

@@ -42,6 +42,9 @@ func TestCommands_PostgresFlag(t *testing.T) {
 	mustRun(t, "delete", "--postgres", dsn, "--account", "a", "theme")
 	assert.JSONEq(t, `{"keys":[]}`, mustRun(t, "keys", "--postgres", dsn, "--account", "a"))
 
-	r = runCmd(t, "", "check", "--postgres", dsn)
-	assert.Equal(t, 2, r.code, "check works on store files only: %v", r.err)
+	assert.Equal(t, `{"ok":true}`+"\n", mustRun(t, "check", "--postgres", dsn))
+	for _, cmd := range [][]string{{"check"}, {"export"}, {"import", "-"}} {
+		r := runCmd(t, "", append([]string{cmd[0], "--db", "x.db", "--postgres", dsn}, cmd[1:]...)...)
+		assert.Equal(t, 2, r.code, "%s with both --db and --postgres: %v", cmd[0], r.err)
+	}
 }

@@ -11,12 +11,18 @@ import (
 	"github.com/userprops/userprops/internal/atomicfile"
 )
 
-// export writes every property of a store file as JSON Lines (see line) to
-// OUT, or to stdout for "-" or no argument, from one consistent snapshot,
-// with a progress line on stderr during long runs.
+// export writes every property of a store, the --db file or the --postgres
+// database, as JSON Lines (see line) to OUT, or to stdout for "-" or no
+// argument, in (account ID, key) byte order from one consistent snapshot
+// (userprops.Scanner), with a progress line on stderr during long runs.
+// Stores with the same properties export the same bytes.
 func export(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	f := newFileFlags("export", "[OUT|-]", stderr)
-	return f.withFile(args, 0, 1, func(store *userprops.BoltStore) error {
+	f := newAdminFlags("export", "[OUT|-]", stderr)
+	return f.withStore(ctx, args, 0, 1, func(st userprops.Store) error {
+		store, err := as[userprops.Scanner](st, "be scanned")
+		if err != nil {
+			return err
+		}
 		write := func(w io.Writer) (int64, error) {
 			bw := bufio.NewWriterSize(w, 1<<16)
 			prog := newProgress(stderr, "exported properties")
@@ -44,7 +50,7 @@ func export(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 			return err
 		}
 		// Writing gives up on SIGINT/SIGTERM, even if nobody reads stdout.
-		_, err := write(newContextWriter(ctx, stdout))
+		_, err = write(newContextWriter(ctx, stdout))
 		return err
 	})
 }

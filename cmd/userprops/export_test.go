@@ -10,18 +10,28 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-func TestExportImport_RoundTrip(t *testing.T) {
-	src := tempDB(t)
+// setSample sets, in the store file db, values that an export must keep
+// byte for byte (white space, escapes, non-ASCII) under account "acc", one
+// of them at version 2, and "k" of account "other"; it returns the values
+// by key.
+func setSample(t *testing.T, db string) map[string]string {
+	t.Helper()
 	values := map[string]string{
 		"pretty":  "{\n  \"theme\": \"dark\",\n  \"cols\": [1, 2]\n}\n",
 		"string":  `"a \"quoted\" <b>&"`,
 		"unicode": `["é", "😀"]`,
 	}
 	for k, v := range values {
-		mustRun(t, "set", "--db", src, "--account", "acc", k, v)
+		mustRun(t, "set", "--db", db, "--account", "acc", k, v)
 	}
-	mustRun(t, "set", "--db", src, "--account", "acc", "pretty", values["pretty"]) // version 2
-	mustRun(t, "set", "--db", src, "--account", "other", "k", `1`)
+	mustRun(t, "set", "--db", db, "--account", "acc", "pretty", values["pretty"]) // version 2
+	mustRun(t, "set", "--db", db, "--account", "other", "k", `1`)
+	return values
+}
+
+func TestExportImport_RoundTrip(t *testing.T) {
+	src := tempDB(t)
+	values := setSample(t, src)
 
 	r := runCmd(t, "", "export", "--db", src)
 	require.NoError(t, r.err)

@@ -30,9 +30,10 @@ type storeFlags struct {
 type flagScope int
 
 const (
-	oneAccount flagScope = iota // --db or --postgres, and --account
-	wholeFile                   // --db only: the file itself
-	wholeStore                  // --db or --postgres, and --index
+	oneAccount    flagScope = iota // --db or --postgres, and --account
+	wholeFile                      // --db only: the file itself
+	wholeStore                     // --db or --postgres, and --index
+	everyProperty                  // --db or --postgres: all the store holds
 )
 
 // newStoreFlags returns the flags of subcommand name, whose positional
@@ -47,9 +48,15 @@ func newFileFlags(name, args string, stderr io.Writer) *storeFlags {
 	return newFlags(name, args, wholeFile, stderr)
 }
 
+// newAdminFlags returns the flags of a subcommand on every property of a
+// store (--db or --postgres: export, import, check).
+func newAdminFlags(name, args string, stderr io.Writer) *storeFlags {
+	return newFlags(name, args, everyProperty, stderr)
+}
+
 // newFlags returns the flags of subcommand name for its scope: those on
-// one account and those that search work on any store, --db or
-// --postgres; the others on a store file.
+// one account, on every property and those that search work on any store,
+// --db or --postgres; the others on a store file.
 func newFlags(name, args string, scope flagScope, stderr io.Writer) *storeFlags {
 	f := &storeFlags{fs: flag.NewFlagSet(name, flag.ContinueOnError), scope: scope}
 	f.fs.SetOutput(stderr)
@@ -203,6 +210,18 @@ func (f *storeFlags) create(ctx context.Context) (userprops.Store, error) {
 		return pgstore.Open(ctx, f.postgres)
 	}
 	return userprops.OpenBolt(f.db)
+}
+
+// as returns store as the capability T a subcommand needs (Scanner,
+// restorer, checker), or an error naming what the store lacks. Every store
+// the command opens has them all; the interfaces let one subcommand serve
+// every backend.
+func as[T any](store userprops.Store, what string) (T, error) {
+	c, ok := store.(T)
+	if !ok {
+		return c, fmt.Errorf("the store (%T) cannot %s", store, what)
+	}
+	return c, nil
 }
 
 // printJSON writes v as one line of JSON.

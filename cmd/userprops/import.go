@@ -11,13 +11,27 @@ import (
 	"time"
 
 	"github.com/userprops/userprops"
+	"github.com/userprops/userprops/pgstore"
 )
 
 // importBatch is how many properties go to the store in one transaction.
 const importBatch = 5000
 
+// restorer is a store import can write to: userprops.BoltStore and
+// pgstore.Store. Restore writes the properties exactly as given, in one
+// transaction, replacing those stored under the same account and key (see
+// userprops.BoltStore.Restore).
+type restorer interface {
+	Restore(ctx context.Context, props []userprops.Property) error
+}
+
+var (
+	_ restorer = (*userprops.BoltStore)(nil)
+	_ restorer = (*pgstore.Store)(nil)
+)
+
 // importLines reads JSON Lines (see line) from IN, or stdin for "-", into a
-// store file. It checks every line first, with the rules of Set, and reports
+// store: the --db file, created if need be, or the --postgres database. It checks every line first, with the rules of Set, and reports
 // each bad one by number on stderr (a line longer than maxLine bytes is a bad
 // line too); if any is bad it imports nothing, unless --skip-invalid says to
 // import the good ones. Imported properties replace stored ones with the
@@ -27,7 +41,7 @@ const importBatch = 5000
 // {"imported":N,"skipped":M}: N properties written (a repeated one counts
 // once), M invalid lines.
 func importLines(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
-	f := newFileFlags("import", "[--skip-invalid] IN|-", stderr)
+	f := newAdminFlags("import", "[--skip-invalid] IN|-", stderr)
 	skip := f.fs.Bool("skip-invalid", false, "import the valid lines of a file that has invalid ones")
 	if err := f.parse(args, 1, 1); err != nil {
 		return err
@@ -72,11 +86,15 @@ func importLines(ctx context.Context, args []string, stdin io.Reader, stdout, st
 		return fmt.Errorf("%d of %d lines are invalid; nothing imported (--skip-invalid imports the others)", len(bad), total)
 	}
 
-	store, err := userprops.OpenBolt(f.db)
+	st, err := f.create(ctx)
 	if err != nil {
 		return err
 	}
-	defer store.Close()
+	defer st.Close()
+	store, err := as[restorer](st, "restore properties")
+	if err != nil {
+		return err
+	}
 	if _, err := in.Seek(0, io.SeekStart); err != nil {
 		return err
 	}

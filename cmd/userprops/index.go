@@ -9,8 +9,7 @@ import (
 )
 
 // indexKeeper is what "userprops index" needs of a store file: the indexes
-// it keeps, and adding and dropping one. The bolt store's index methods
-// (issue 10) are meant to satisfy it as they are.
+// it keeps, and adding and dropping one, as *userprops.BoltStore has them.
 type indexKeeper interface {
 	// Indexes returns the indexes the file keeps.
 	Indexes() ([]userprops.Index, error)

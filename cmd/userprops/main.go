@@ -7,11 +7,12 @@
 //	userprops delete  [--db FILE | --postgres DSN] --account ID KEY
 //	userprops keys    [--db FILE | --postgres DSN] --account ID
 //	userprops find    [--db FILE | --postgres DSN] [--index '[KEY].PATH']... [--start-at N] [--max-results N] QUERY
-//	userprops check   --db FILE
+//	userprops index   list|add|drop --db FILE ['[KEY].PATH']
+//	userprops check   [--db FILE | --postgres DSN]
 //	userprops backup  --db FILE OUT | --server URL --out FILE
 //	userprops compact --db FILE OUT
-//	userprops export  --db FILE [OUT|-]
-//	userprops import  --db FILE [--skip-invalid] IN|-
+//	userprops export  [--db FILE | --postgres DSN] [OUT|-]
+//	userprops import  [--db FILE | --postgres DSN] [--skip-invalid] IN|-
 //	userprops accounts add    --accounts FILE --email E [--account-id ID] [--display-name N] [--admin]
 //	userprops accounts list   --accounts FILE
 //	userprops accounts remove --accounts FILE (--account-id ID | --email E)
@@ -21,10 +22,11 @@
 // operations on the command line, and find is its user search by property
 // (Jira's structured query, such as '[location].office.city is "Sydney"');
 // --index declares an index, which a store file records and keeps (the
-// same bracket form as queries). check verifies a whole file, backup makes a
-// consistent copy of it (or, with --server, of the store a running serve
+// same bracket form as queries); index lists, adds and drops the indexes a
+// file keeps. check verifies a whole store, backup makes a
+// consistent copy of a file (or, with --server, of the file a running serve
 // holds), compact a compacted one, and export and import move
-// properties in and out as JSON Lines. The accounts commands manage the
+// properties in and out of any store as JSON Lines. The accounts commands manage the
 // accounts file serve reads (see accounts.go): add prints the new account's
 // API token, and rotate its new one, that once only; a running serve reads
 // the changed file on SIGHUP.
@@ -84,11 +86,12 @@ var commands = []command{
 	{"delete", storeArgs + " --account ID KEY", noStdin(del)},
 	{"keys", storeArgs + " --account ID", noStdin(keys)},
 	{"find", storeArgs + " " + indexArgs + " [--start-at N] [--max-results N] QUERY", noStdin(find)},
-	{"check", "--db FILE", noStdin(check)},
+	{"index", indexArgsLine, noStdin(indexCommand(func(p string) (indexKeeper, error) { return openExisting(p) }))},
+	{"check", storeArgs, noStdin(check)},
 	{"backup", "--db FILE OUT | --server URL --out FILE", noStdin(backup)},
 	{"compact", "--db FILE OUT", noStdin(compact)},
-	{"export", "--db FILE [OUT|-]", noStdin(export)},
-	{"import", "--db FILE [--skip-invalid] IN|-", importLines},
+	{"export", storeArgs + " [OUT|-]", noStdin(export)},
+	{"import", storeArgs + " [--skip-invalid] IN|-", importLines},
 	{"accounts add", "--accounts FILE --email E [--account-id ID] [--display-name N] [--admin]", noStdin(accountsAdd)},
 	{"accounts list", "--accounts FILE", noStdin(accountsList)},
 	{"accounts remove", "--accounts FILE (--account-id ID | --email E)", noStdin(accountsRemove)},
