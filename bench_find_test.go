@@ -76,7 +76,11 @@ func searchStore(b *testing.B) *BoltStore {
 	raw := searchFixture(b)
 	path := cachedFixture(b, "search-indexed.db", func(path string) error {
 		copyFile(b, raw, path, 0o600)
-		s, err := OpenBolt(path, quiet, WithIndex("profile", "id"), WithIndex("profile", "group"))
+		opts := []Option{quiet}
+		for _, ix := range searchIndexes {
+			opts = append(opts, WithIndex(ix.Key, ix.Path))
+		}
+		s, err := OpenBolt(path, opts...)
 		if err != nil {
 			return err
 		}

@@ -120,15 +120,20 @@ func randomWrites(t *testing.T, r *rand.Rand, n int, stores ...Store) {
 	for range n {
 		account := fmt.Sprintf("acct-%02d", r.IntN(40))
 		key := indexKeys[r.IntN(len(indexKeys))]
-		switch op := r.IntN(10); {
-		case op < 2:
+		switch op := r.IntN(20); {
+		case op < 1:
+			for _, s := range stores {
+				_, err := s.DeleteAccount(ctx, account)
+				require.NoError(t, err)
+			}
+		case op < 4:
 			for _, s := range stores {
 				err := s.Delete(ctx, account, key)
 				if err != nil {
 					require.ErrorIs(t, err, ErrNotFound)
 				}
 			}
-		case op < 3:
+		case op < 6:
 			p := Property{AccountID: account, Key: key, Value: []byte(randomJSON(r, 0)), Version: 7, UpdatedAt: time.Unix(1, 0)}
 			for _, s := range stores {
 				if b, ok := s.(*BoltStore); ok {

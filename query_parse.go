@@ -134,28 +134,18 @@ func isWordByte(c byte) bool {
 
 // or reads clauses joined by OR, each of which may be an AND.
 func (p *queryParser) or(depth int) (Query, error) {
-	q, err := p.and(depth)
-	if err != nil {
-		return Query{}, err
-	}
-	qs := []Query{q}
-	for {
-		save := p.i
-		p.space()
-		if !p.keyword("or") {
-			p.i = save
-			return Or(qs...), nil
-		}
-		q, err := p.and(depth)
-		if err != nil {
-			return Query{}, err
-		}
-		qs = append(qs, q)
-	}
+	return p.joined("or", Or, func() (Query, error) { return p.and(depth) })
 }
 
+// and reads clauses joined by AND, each a clause or a parenthesised query.
 func (p *queryParser) and(depth int) (Query, error) {
-	q, err := p.unary(depth)
+	return p.joined("and", And, func() (Query, error) { return p.unary(depth) })
+}
+
+// joined reads parts that next reads, joined by the keyword kw, and
+// combines them (a single part is itself).
+func (p *queryParser) joined(kw string, combine func(...Query) Query, next func() (Query, error)) (Query, error) {
+	q, err := next()
 	if err != nil {
 		return Query{}, err
 	}
@@ -163,11 +153,11 @@ func (p *queryParser) and(depth int) (Query, error) {
 	for {
 		save := p.i
 		p.space()
-		if !p.keyword("and") {
+		if !p.keyword(kw) {
 			p.i = save
-			return And(qs...), nil
+			return combine(qs...), nil
 		}
-		q, err := p.unary(depth)
+		q, err := next()
 		if err != nil {
 			return Query{}, err
 		}
