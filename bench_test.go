@@ -131,6 +131,7 @@ func writeFixture(path string, users int, propsOf func(user int, put func(key st
 	}
 	const usersPerTx = 5000
 	now := time.Now().UnixNano()
+	var rev uint64
 	for start := 0; start < users; start += usersPerTx {
 		err := db.Update(func(tx *bolt.Tx) error {
 			props, usage := tx.Bucket(boltPropsBucket), tx.Bucket(boltUsageBucket)
@@ -141,7 +142,8 @@ func writeFixture(path string, users int, propsOf func(user int, put func(key st
 				propsOf(u, func(k string, value []byte) {
 					rec, valueCRC := newRecord(value)
 					key := boltKey(nil, benchAccount(u), k)
-					stampRecord(key, rec, valueCRC, 1, now)
+					rev++
+					stampRecord(key, rec, valueCRC, 1, now, rev)
 					if err == nil {
 						err = props.Put(key, rec)
 					}
@@ -157,6 +159,13 @@ func writeFixture(path string, users int, propsOf func(user int, put func(key st
 		if err != nil {
 			return err
 		}
+	}
+	// The history starts after the properties, as after an upgrade.
+	err = db.Update(func(tx *bolt.Tx) error {
+		return tx.Bucket(boltMetaBucket).Put(boltRevisionKey, encodeRevisions(revisions{head: rev, trimmed: rev}))
+	})
+	if err != nil {
+		return err
 	}
 	return db.Sync()
 }
@@ -422,7 +431,7 @@ func putRaw(tx *bolt.Tx, account, key string) error {
 		version++
 	}
 	rec, valueCRC := newRecord(benchValue)
-	stampRecord(k, rec, valueCRC, version, time.Now().UnixNano())
+	stampRecord(k, rec, valueCRC, version, time.Now().UnixNano(), version)
 	return props.Put(k, rec)
 }
 

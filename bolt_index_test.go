@@ -404,7 +404,8 @@ func TestBolt_Index_UpgradeFormat2(t *testing.T) {
 	_, err = s.Set(ctx, "b", "loc", []byte(`{"city":"Sydney"}`))
 	require.NoError(t, err)
 	require.NoError(t, s.Close())
-	// Back to format 2: no indexes or terms bucket.
+	// Back to format 2: no revisions, no indexes or terms bucket.
+	downgradeToV3(t, path)
 	db, err := bolt.Open(path, 0o600, nil)
 	require.NoError(t, err)
 	require.NoError(t, db.Update(func(tx *bolt.Tx) error {
