@@ -332,6 +332,9 @@ func (s *BoltStore) checkHistory(ctx context.Context, tx *bolt.Tx, max int) ([]s
 		sc, err := decodeChange(k, v)
 		if err != nil {
 			report("history: %v", err)
+			if len(k) == 8 {
+				want = binary.BigEndian.Uint64(k) + 1
+			}
 			continue
 		}
 		if sc.rev != want {
