@@ -355,17 +355,25 @@ func BenchmarkSet(b *testing.B) {
 	ctx := context.Background()
 	for _, n := range []int{1, 32} {
 		prefix := fmt.Sprintf("writers=%d/", n)
-		b.Run(prefix+"bolt", func(b *testing.B) {
-			s, err := OpenBolt(filepath.Join(b.TempDir(), "set.db"))
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer s.Close()
-			writers(b, n, func(i int) error {
-				_, err := s.Set(ctx, benchAccount(i%1000), benchKey(i/1000%100), benchValue)
-				return err
+		// bolt keeps the default history (DefaultHistoryChanges, trimmed
+		// as it goes once full); bolt-history=1 the least there is, one
+		// change: the ratio of the two is what the history costs.
+		for _, h := range []struct {
+			name string
+			opts []Option
+		}{{"bolt", nil}, {"bolt-history=1", []Option{WithHistory(1, 0)}}} {
+			b.Run(prefix+h.name, func(b *testing.B) {
+				s, err := OpenBolt(filepath.Join(b.TempDir(), "set.db"), h.opts...)
+				if err != nil {
+					b.Fatal(err)
+				}
+				defer s.Close()
+				writers(b, n, func(i int) error {
+					_, err := s.Set(ctx, benchAccount(i%1000), benchKey(i/1000%100), benchValue)
+					return err
+				})
 			})
-		})
+		}
 		b.Run(prefix+"bbolt-update", func(b *testing.B) {
 			db := openRawBolt(b)
 			writers(b, n, func(i int) error {

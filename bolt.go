@@ -175,6 +175,16 @@ const boltLockPoll = 50 * time.Millisecond
 // answers the clauses on an indexed key and path from one range of entries.
 // An index costs each write of its key the reading of two values and, when
 // the indexed value changes, two more places in the file to write.
+//
+// The file keeps the revisions and the change history too: the committer
+// gives every change its revision in commit order, and writes the change to
+// the history in the same commit, trimmed there to the retention
+// (WithHistory), so that the history survives a restart and a crash exactly
+// as the properties do. SetIf and DeleteIf check their revision in the
+// committer, against the writes queued before them. Watch reads the history
+// in read transactions of its own and holds none while it waits; a commit
+// that made changes wakes it. The history costs each change its value
+// written a second time (see the benchmarks for what that costs a Set).
 type BoltStore struct {
 	gate *Gate
 	db   *bolt.DB
@@ -209,7 +219,8 @@ var _ Store = (*BoltStore)(nil)
 
 // OpenBolt opens the store file at path, creating it with mode 0600 if it does
 // not exist (or is empty). It accepts the options every store
-// does (WithDirectory, WithClock, WithAccountLimits, WithIndex) and the bolt
+// does (WithDirectory, WithClock, WithAccountLimits, WithIndex, WithHistory)
+// and the bolt
 // options (WithLockTimeout, WithMmapSize, WithLogger). A file of an older
 // format is upgraded (see the layout above).
 //

@@ -204,6 +204,9 @@ func (s *BoltStore) commit(batch []*boltWrite) {
 			return err
 		}
 		b.start = b.rev
+		// The history grows at its end only: full pages, as for keys
+		// that arrive in order.
+		b.history.FillPercent = 1
 		for _, w := range live {
 			if w.status, w.err, err = w.apply(b); err != nil {
 				return err
