@@ -35,10 +35,7 @@ func recordV3(k, value []byte, version uint64, updatedAt int64) []byte {
 // records lose their revisions, the history and the revision record go.
 func downgradeToV3(t *testing.T, path string) {
 	t.Helper()
-	db, err := bolt.Open(path, 0o600, nil)
-	require.NoError(t, err)
-	defer db.Close()
-	require.NoError(t, db.Update(func(tx *bolt.Tx) error {
+	editFile(t, path, func(tx *bolt.Tx) error {
 		props := tx.Bucket(boltPropsBucket)
 		type kv struct{ k, v []byte }
 		var all []kv
@@ -54,7 +51,17 @@ func downgradeToV3(t *testing.T, path string) {
 		meta := tx.Bucket(boltMetaBucket)
 		require.NoError(t, meta.Delete(boltRevisionKey))
 		return meta.Put(boltFormatKey, binary.BigEndian.AppendUint32(nil, 3))
-	}))
+	})
+}
+
+// editFile changes the closed store file at path with plain bbolt, in one
+// transaction: fn.
+func editFile(t *testing.T, path string, fn func(tx *bolt.Tx) error) {
+	t.Helper()
+	db, err := bolt.Open(path, 0o600, nil)
+	require.NoError(t, err)
+	require.NoError(t, db.Update(fn))
+	require.NoError(t, db.Close())
 }
 
 // watchAll reads what a watch from after delivers until it has caught up
@@ -139,15 +146,12 @@ func TestBolt_UpgradeFormat3_Damaged(t *testing.T) {
 	}
 	require.NoError(t, s.Close())
 	downgradeToV3(t, path)
-	db, err := bolt.Open(path, 0o600, nil)
-	require.NoError(t, err)
-	require.NoError(t, db.Update(func(tx *bolt.Tx) error {
+	editFile(t, path, func(tx *bolt.Tx) error {
 		k := boltKey(nil, "a", "k40")
 		rec := bytes.Clone(tx.Bucket(boltPropsBucket).Get(k))
 		rec[len(rec)-1] = '2' // the checksum no longer matches
 		return tx.Bucket(boltPropsBucket).Put(k, rec)
-	}))
-	require.NoError(t, db.Close())
+	})
 	before, err := os.ReadFile(path)
 	require.NoError(t, err)
 
@@ -158,7 +162,7 @@ func TestBolt_UpgradeFormat3_Damaged(t *testing.T) {
 	require.NoError(t, err)
 	_, format := usageRecords(t, path)
 	assert.Equal(t, uint32(3), format, "the file keeps its format")
-	db, err = bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true})
+	db, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true})
 	require.NoError(t, err)
 	defer db.Close()
 	require.NoError(t, db.View(func(tx *bolt.Tx) error {
@@ -262,10 +266,7 @@ func TestBolt_CheckFindsWrongHistory(t *testing.T) {
 			require.NoError(t, err)
 			require.NoError(t, s.Check(ctx))
 			require.NoError(t, s.Close())
-			db, err := bolt.Open(path, 0o600, nil)
-			require.NoError(t, err)
-			require.NoError(t, db.Update(damage))
-			require.NoError(t, db.Close())
+			editFile(t, path, damage)
 			s, err = OpenBolt(path, quiet)
 			require.NoError(t, err)
 			defer s.Close()
