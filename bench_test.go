@@ -131,6 +131,7 @@ func writeFixture(path string, users int, propsOf func(user int, put func(key st
 	}
 	const usersPerTx = 5000
 	now := time.Now().UnixNano()
+	var rev uint64
 	for start := 0; start < users; start += usersPerTx {
 		err := db.Update(func(tx *bolt.Tx) error {
 			props, usage := tx.Bucket(boltPropsBucket), tx.Bucket(boltUsageBucket)
@@ -141,7 +142,8 @@ func writeFixture(path string, users int, propsOf func(user int, put func(key st
 				propsOf(u, func(k string, value []byte) {
 					rec, valueCRC := newRecord(value)
 					key := boltKey(nil, benchAccount(u), k)
-					stampRecord(key, rec, valueCRC, 1, now)
+					rev++
+					stampRecord(key, rec, valueCRC, 1, now, rev)
 					if err == nil {
 						err = props.Put(key, rec)
 					}
@@ -157,6 +159,13 @@ func writeFixture(path string, users int, propsOf func(user int, put func(key st
 		if err != nil {
 			return err
 		}
+	}
+	// The history starts after the properties, as after an upgrade.
+	err = db.Update(func(tx *bolt.Tx) error {
+		return tx.Bucket(boltMetaBucket).Put(boltRevisionKey, encodeRevisions(revisions{head: rev, trimmed: rev}))
+	})
+	if err != nil {
+		return err
 	}
 	return db.Sync()
 }
@@ -346,17 +355,25 @@ func BenchmarkSet(b *testing.B) {
 	ctx := context.Background()
 	for _, n := range []int{1, 32} {
 		prefix := fmt.Sprintf("writers=%d/", n)
-		b.Run(prefix+"bolt", func(b *testing.B) {
-			s, err := OpenBolt(filepath.Join(b.TempDir(), "set.db"))
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer s.Close()
-			writers(b, n, func(i int) error {
-				_, err := s.Set(ctx, benchAccount(i%1000), benchKey(i/1000%100), benchValue)
-				return err
+		// bolt keeps the default history (DefaultHistoryChanges, trimmed
+		// as it goes once full); bolt-history=1 the least there is, one
+		// change: the ratio of the two is what the history costs.
+		for _, h := range []struct {
+			name string
+			opts []Option
+		}{{"bolt", nil}, {"bolt-history=1", []Option{WithHistory(1, 0)}}} {
+			b.Run(prefix+h.name, func(b *testing.B) {
+				s, err := OpenBolt(filepath.Join(b.TempDir(), "set.db"), h.opts...)
+				if err != nil {
+					b.Fatal(err)
+				}
+				defer s.Close()
+				writers(b, n, func(i int) error {
+					_, err := s.Set(ctx, benchAccount(i%1000), benchKey(i/1000%100), benchValue)
+					return err
+				})
 			})
-		})
+		}
 		b.Run(prefix+"bbolt-update", func(b *testing.B) {
 			db := openRawBolt(b)
 			writers(b, n, func(i int) error {
@@ -422,7 +439,7 @@ func putRaw(tx *bolt.Tx, account, key string) error {
 		version++
 	}
 	rec, valueCRC := newRecord(benchValue)
-	stampRecord(k, rec, valueCRC, version, time.Now().UnixNano())
+	stampRecord(k, rec, valueCRC, version, time.Now().UnixNano(), version)
 	return props.Put(k, rec)
 }
 

@@ -26,11 +26,13 @@ import (
 //
 // A store is one bbolt file with five top-level buckets:
 //
-//	"meta"     "format" → format version, uint32 big-endian (currently 3)
+//	"meta"     "format" → format version, uint32 big-endian (currently 4)
+//	           "revision" → revision record (since format 4)
 //	"props"    property key → property record
 //	"usage"    account prefix → usage record (since format 2)
 //	"indexes"  index id → index record (since format 3)
 //	"terms"    index id → a bucket of that index's entries (since format 3)
+//	"history"  revision → change record (since format 4)
 //
 // A property key is the account ID prefixed by its length, then the property
 // key:
@@ -42,13 +44,18 @@ import (
 // properties of account a, in the byte order of their keys, and never one of
 // "a:b" or "ab" (whose prefixes differ in the length byte).
 //
-// A property record is a 20-byte header followed by the value exactly as it was
+// A property record is a 28-byte header followed by the value exactly as it was
 // given to Set:
 //
 //	version   uint64 big-endian
 //	updatedAt int64 big-endian, nanoseconds since the Unix epoch (UTC)
-//	checksum  uint32 big-endian, CRC-32C of value | version | updatedAt | property key
+//	revision  uint64 big-endian, the revision of the property's last change
+//	          (since format 4; see below)
+//	checksum  uint32 big-endian, CRC-32C of value | version | updatedAt |
+//	          revision | property key
 //	value     the JSON bytes
+//
+// (Formats 1 to 3 had a 20-byte header, without the revision.)
 //
 // bbolt checksums only its meta pages; the record checksum is what lets a
 // read tell a damaged value, or a value filed under a damaged key, from a
@@ -96,12 +103,37 @@ import (
 // ready indexes; Check verifies the entries against the properties both
 // ways.
 //
+// Every change (a property set or deleted, by any write) gets a revision:
+// the committer counts them in the "revision" record of "meta", 20 bytes:
+//
+//	head      uint64 big-endian, the latest revision given (0: none yet)
+//	trimmed   uint64 big-endian, the latest revision trimmed from the history
+//	checksum  uint32 big-endian, CRC-32C of head | trimmed
+//
+// and writes each change, in the commit that makes it, under its revision
+// (8 bytes big-endian) in "history":
+//
+//	deleted   1 byte: 1 for a delete, 0 for a set
+//	at        int64 big-endian, the commit's time, nanoseconds since the epoch
+//	checksum  uint32 big-endian, CRC-32C of value | revision | deleted | at |
+//	          property key
+//	key       uvarint(len) | the property key (composite, as in "props")
+//	value     the JSON bytes set; none for a delete
+//
+// The same commit trims the history to the retention (WithHistory), oldest
+// first, so the history holds exactly the revisions trimmed+1 to head; Check
+// verifies that, and that the latest change of every property it holds
+// agrees with the property.
+//
 // A reader that finds a format version newer than boltFormat refuses the file
 // (ErrFormatVersion); a later format may add buckets or record fields only
 // behind a new version number. OpenBolt upgrades older files in place, in
 // one transaction: format 1 had no "usage" bucket, and the upgrade counts
 // every account's usage from its properties; formats 1 and 2 had no
-// indexes, and the upgrade adds the empty "indexes" and "terms" buckets. A
+// indexes, and the upgrade adds the empty "indexes" and "terms" buckets;
+// formats 1 to 3 had no revisions, and the upgrade gives the properties
+// revisions 1 to N in key order, each record its new header, and starts the
+// history empty, with N trimmed (so it holds the changes from N+1 on). A
 // library that knows an older format refuses the file from then on, so
 // that no write can reach it that does not keep its usage records and
 // indexes.
@@ -112,10 +144,12 @@ var (
 )
 
 // boltFormat is the format version this library writes and reads; it
-// upgrades files of formats 1 (no usage records) and 2 (no indexes) on open.
-const boltFormat uint32 = 3
+// upgrades files of formats 1 (no usage records), 2 (no indexes) and 3 (no
+// revisions) on open.
+const boltFormat uint32 = 4
 
-const recordHeaderLen = 20
+// recordHeaderLen is the length of a property record's header.
+const recordHeaderLen = 28
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
@@ -141,6 +175,16 @@ const boltLockPoll = 50 * time.Millisecond
 // answers the clauses on an indexed key and path from one range of entries.
 // An index costs each write of its key the reading of two values and, when
 // the indexed value changes, two more places in the file to write.
+//
+// The file keeps the revisions and the change history too: the committer
+// gives every change its revision in commit order, and writes the change to
+// the history in the same commit, trimmed there to the retention
+// (WithHistory), so that the history survives a restart and a crash exactly
+// as the properties do. SetIf and DeleteIf check their revision in the
+// committer, against the writes queued before them. Watch reads the history
+// in read transactions of its own and holds none while it waits; a commit
+// that made changes wakes it. The history costs each change its value
+// written a second time (see the benchmarks for what that costs a Set).
 type BoltStore struct {
 	gate *Gate
 	db   *bolt.DB
@@ -160,6 +204,10 @@ type BoltStore struct {
 	stop      chan struct{}
 	stopped   chan struct{}
 
+	// signal wakes the watchers after each commit that made changes, and
+	// for good in Close.
+	signal Signal
+
 	// commitTrace, when set, is called by the committer with each batch
 	// just before it is committed. Only tests set it, right after
 	// OpenBolt (to prove that no write is acknowledged before the sync of
@@ -171,7 +219,8 @@ var _ Store = (*BoltStore)(nil)
 
 // OpenBolt opens the store file at path, creating it with mode 0600 if it does
 // not exist (or is empty). It accepts the options every store
-// does (WithDirectory, WithClock, WithAccountLimits, WithIndex) and the bolt
+// does (WithDirectory, WithClock, WithAccountLimits, WithIndex, WithHistory)
+// and the bolt
 // options (WithLockTimeout, WithMmapSize, WithLogger). A file of an older
 // format is upgraded (see the layout above).
 //
@@ -587,6 +636,7 @@ var boltFormatBuckets = []struct {
 	{boltUsageBucket, 2},
 	{boltIndexesBucket, 3},
 	{boltTermsBucket, 3},
+	{boltHistoryBucket, 4},
 }
 
 // createLayout lays out the empty file of tx in the current format.
@@ -603,8 +653,10 @@ func createLayout(tx *bolt.Tx) error {
 
 // upgradeFormat takes the file of tx, of format from (0: a new file, with
 // its "meta" and empty "props" buckets), to the current format: it adds the
-// buckets of later formats and, for a file of format 1, counts the usage of
-// every account from its properties.
+// buckets of later formats; for a file of formats 1 to 3 it gives every
+// property its revision, in the new record layout (giveRevisions), and
+// starts the history after them; for a file of format 1, it counts the
+// usage of every account from its properties.
 func upgradeFormat(tx *bolt.Tx, meta *bolt.Bucket, from uint32) error {
 	for _, need := range boltFormatBuckets {
 		if from < need.since {
@@ -613,7 +665,19 @@ func upgradeFormat(tx *bolt.Tx, meta *bolt.Bucket, from uint32) error {
 			}
 		}
 	}
-	if from == 1 {
+	if from < 4 {
+		var n uint64
+		if from > 0 {
+			var err error
+			if n, err = giveRevisions(tx); err != nil {
+				return err
+			}
+		}
+		if err := meta.Put(boltRevisionKey, encodeRevisions(revisions{head: n, trimmed: n})); err != nil {
+			return err
+		}
+	}
+	if from == 1 { // after giveRevisions: the usage is counted from records of the current layout
 		if err := countUsage(tx); err != nil {
 			return err
 		}
@@ -669,19 +733,26 @@ func newRecord(value []byte) (rec []byte, valueCRC uint32) {
 }
 
 // stampRecord completes the header of the property record rec filed under
-// key: version, time and checksum. valueCRC is the CRC-32C of the value.
-func stampRecord(key, rec []byte, valueCRC uint32, version uint64, updatedAt int64) {
+// key: version, time, revision and checksum. valueCRC is the CRC-32C of the
+// value.
+func stampRecord(key, rec []byte, valueCRC uint32, version uint64, updatedAt int64, revision uint64) {
 	binary.BigEndian.PutUint64(rec[0:8], version)
 	binary.BigEndian.PutUint64(rec[8:16], uint64(updatedAt))
-	binary.BigEndian.PutUint32(rec[16:20], finishCRC(valueCRC, key, rec))
+	binary.BigEndian.PutUint64(rec[16:24], revision)
+	binary.BigEndian.PutUint32(rec[24:28], finishCRC(valueCRC, key, rec))
 }
 
-// finishCRC extends the checksum of a record's value over its version and
-// time and its key. The value comes first so that writers can checksum it
-// before the committer knows the version.
+// finishCRC extends the checksum of a record's value over its version, time
+// and revision and its key. The value comes first so that writers can
+// checksum it before the committer knows the version.
 func finishCRC(valueCRC uint32, key, rec []byte) uint32 {
-	return crc32.Update(crc32.Update(valueCRC, castagnoli, rec[0:16]), castagnoli, key)
+	return crc32.Update(crc32.Update(valueCRC, castagnoli, rec[0:24]), castagnoli, key)
 }
+
+// recordVersion and recordRevision read the header of a record that is at
+// least recordHeaderLen long.
+func recordVersion(rec []byte) uint64  { return binary.BigEndian.Uint64(rec[0:8]) }
+func recordRevision(rec []byte) uint64 { return binary.BigEndian.Uint64(rec[16:24]) }
 
 // checkRecord verifies the layout and checksum of the record rec filed under
 // key.
@@ -689,7 +760,7 @@ func checkRecord(key, rec []byte) error {
 	if len(rec) < recordHeaderLen {
 		return fmt.Errorf("record of %d bytes is shorter than its header", len(rec))
 	}
-	want := binary.BigEndian.Uint32(rec[16:20])
+	want := binary.BigEndian.Uint32(rec[24:28])
 	if got := finishCRC(crc32.Checksum(rec[recordHeaderLen:], castagnoli), key, rec); got != want {
 		return fmt.Errorf("record checksum is %08x, want %08x", got, want)
 	}
@@ -712,7 +783,8 @@ func decodeRecord(accountID, key string, rec []byte) Property {
 		AccountID: accountID,
 		Key:       key,
 		Value:     bytes.Clone(rec[recordHeaderLen:]),
-		Version:   binary.BigEndian.Uint64(rec[0:8]),
+		Version:   recordVersion(rec),
+		Revision:  recordRevision(rec),
 		UpdatedAt: time.Unix(0, int64(binary.BigEndian.Uint64(rec[8:16]))).UTC(),
 	}
 }
@@ -792,15 +864,38 @@ func (s *BoltStore) Set(ctx context.Context, accountID, key string, value []byte
 	if err := s.gate.AdmitSet(ctx, accountID, key, value); err != nil {
 		return 0, err
 	}
-	// The record is built here, by the caller's goroutine, so that the
-	// committer only stamps its header; it is a copy, so the caller may
-	// reuse value once Set returns.
-	rec, valueCRC := newRecord(value)
-	w := &boltWrite{kind: writeSet, key: boltKey(nil, accountID, key), record: rec, valueCRC: valueCRC, accountID: accountID, propKey: key}
+	w := newSetWrite(accountID, key, value)
 	if err := s.write(ctx, w); err != nil {
 		return 0, err
 	}
 	return w.status, w.err
+}
+
+// SetIf implements Store. The committer checks the revision in the
+// transaction that writes the property, after the writes queued before it,
+// so that of concurrent SetIfs on one revision exactly one succeeds. It
+// returns after the change is synced to disk.
+func (s *BoltStore) SetIf(ctx context.Context, accountID, key string, value []byte, revision uint64) (uint64, error) {
+	if err := s.gate.AdmitSetIf(ctx, accountID, key, value); err != nil {
+		return 0, err
+	}
+	w := newSetWrite(accountID, key, value)
+	w.cond, w.want = true, revision
+	if err := s.write(ctx, w); err != nil {
+		return 0, err
+	}
+	if w.err != nil {
+		return 0, w.err
+	}
+	return w.revision, nil
+}
+
+// newSetWrite returns the write of a Set of value. The record is built by
+// the caller's goroutine, so that the committer only stamps its header; it
+// is a copy, so the caller may reuse value once the write returns.
+func newSetWrite(accountID, key string, value []byte) *boltWrite {
+	rec, valueCRC := newRecord(value)
+	return &boltWrite{kind: writeSet, key: boltKey(nil, accountID, key), record: rec, valueCRC: valueCRC, accountID: accountID, propKey: key}
 }
 
 // Delete implements Store. It returns after the change is synced to disk.
@@ -808,7 +903,21 @@ func (s *BoltStore) Delete(ctx context.Context, accountID, key string) error {
 	if err := s.gate.AdmitDelete(ctx, accountID, key); err != nil {
 		return err
 	}
-	w := &boltWrite{kind: writeDelete, key: boltKey(nil, accountID, key), accountID: accountID, propKey: key}
+	return s.delete(ctx, &boltWrite{kind: writeDelete, key: boltKey(nil, accountID, key), accountID: accountID, propKey: key})
+}
+
+// DeleteIf implements Store, checking the revision in the committer as
+// SetIf does. It returns after the change is synced to disk.
+func (s *BoltStore) DeleteIf(ctx context.Context, accountID, key string, revision uint64) error {
+	if err := s.gate.AdmitDeleteIf(ctx, accountID, key); err != nil {
+		return err
+	}
+	return s.delete(ctx, &boltWrite{kind: writeDelete, key: boltKey(nil, accountID, key), accountID: accountID, propKey: key,
+		cond: true, want: revision})
+}
+
+// delete makes the delete w and returns its answer.
+func (s *BoltStore) delete(ctx context.Context, w *boltWrite) error {
 	if err := s.write(ctx, w); err != nil {
 		return err
 	}
@@ -839,6 +948,7 @@ func (s *BoltStore) Close() error {
 	}
 	close(s.stop)
 	<-s.stopped
+	s.signal.Close()
 	if err := s.db.Close(); err != nil {
 		return fmt.Errorf("userprops: closing %s: %w", s.path, err)
 	}

@@ -18,7 +18,8 @@ import (
 // its checksum and agrees with the account's properties, every index entry
 // names a property whose value has its term and every property has the
 // entries of its terms in each index on its key (in an index being built,
-// the properties it has reached), then bbolt's own
+// the properties it has reached), the change history agrees with the
+// revisions and the properties (see checkHistory), then bbolt's own
 // consistency check (every page reachable or free, and none twice). It
 // returns nil, or an error wrapping ErrCorrupt that lists the first problems
 // found; finding damage also marks the store damaged (see ErrCorrupt). It
@@ -64,6 +65,10 @@ func (s *BoltStore) Check(ctx context.Context) error {
 			return err
 		}
 		problems = append(problems, found...)
+		if found, err = s.checkHistory(ctx, tx, maxProblems-len(problems)); err != nil {
+			return err
+		}
+		problems = append(problems, found...)
 		for err := range tx.Check() {
 			if len(problems) < maxProblems {
 				problems = append(problems, err.Error())
@@ -99,7 +104,9 @@ func (s *BoltStore) Backup(ctx context.Context, w io.Writer) (n int64, err error
 }
 
 // Restore writes props in one transaction and returns once it is synced,
-// each property exactly as given (Value, Version and UpdatedAt), replacing
+// each property exactly as given (Value, Version and UpdatedAt; its Revision
+// is ignored: each property written is a change, with a new revision, in
+// the order of props), replacing
 // whatever is stored under the same account and key. Every property is first
 // checked with the rules of Set, and its Version must be from 1 to
 // MaxVersion; if one
@@ -117,10 +124,9 @@ func (s *BoltStore) Restore(ctx context.Context, props []Property) error {
 		if err := checkRestorable(p); err != nil {
 			return fmt.Errorf("property %d (account %s, key %s): %w", i+1, abbrev(p.AccountID), abbrev(p.Key), err)
 		}
-		k := boltKey(nil, p.AccountID, p.Key)
 		rec, valueCRC := newRecord(p.Value)
-		stampRecord(k, rec, valueCRC, p.Version, p.UpdatedAt.UnixNano())
-		w.restore[i] = boltEntry{k, rec}
+		w.restore[i] = boltEntry{key: boltKey(nil, p.AccountID, p.Key), record: rec, valueCRC: valueCRC,
+			version: p.Version, updatedAt: p.UpdatedAt.UnixNano()}
 	}
 	if err := s.write(ctx, w); err != nil {
 		return err

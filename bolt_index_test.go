@@ -409,15 +409,13 @@ func TestBolt_Index_UpgradeFormat2(t *testing.T) {
 	_, err = s.Set(ctx, "b", "loc", []byte(`{"city":"Sydney"}`))
 	require.NoError(t, err)
 	require.NoError(t, s.Close())
-	// Back to format 2: no indexes or terms bucket.
-	db, err := bolt.Open(path, 0o600, nil)
-	require.NoError(t, err)
-	require.NoError(t, db.Update(func(tx *bolt.Tx) error {
+	// Back to format 2: no revisions, no indexes or terms bucket.
+	downgradeToV3(t, path)
+	editFile(t, path, func(tx *bolt.Tx) error {
 		require.NoError(t, tx.DeleteBucket(boltIndexesBucket))
 		require.NoError(t, tx.DeleteBucket(boltTermsBucket))
 		return tx.Bucket(boltMetaBucket).Put(boltFormatKey, binary.BigEndian.AppendUint32(nil, 2))
-	}))
-	require.NoError(t, db.Close())
+	})
 
 	s = openIndexed(t, path, WithIndex("loc", "city"))
 	found, err := s.Find(ctx, Where("loc", "city", "Sydney"), Page{})

@@ -35,9 +35,7 @@ func writeFormat1(t *testing.T, path string, props map[string]map[string]string)
 		for account, kv := range props {
 			for key, value := range kv {
 				k := boltKey(nil, account, key)
-				rec, valueCRC := newRecord([]byte(value))
-				stampRecord(k, rec, valueCRC, 1, time.Now().UnixNano())
-				if err := b.Put(k, rec); err != nil {
+				if err := b.Put(k, recordV3(k, []byte(value), 1, time.Now().UnixNano())); err != nil {
 					return err
 				}
 			}

@@ -3,7 +3,6 @@ package userprops
 import (
 	"bytes"
 	"context"
-	"encoding/binary"
 	"fmt"
 	"slices"
 	"sync/atomic"
@@ -28,9 +27,11 @@ const (
 type writeKind uint8
 
 const (
-	// writeSet stores one property, stamping its version and time.
+	// writeSet stores one property, stamping its version, time and
+	// revision; with cond, only if it is at revision want (SetIf).
 	writeSet writeKind = iota + 1
-	// writeDelete removes one property, or answers ErrNotFound.
+	// writeDelete removes one property, or answers ErrNotFound; with
+	// cond, only if it is at revision want (DeleteIf).
 	writeDelete
 	// writeRestore stores properties exactly as given (Restore).
 	writeRestore
@@ -58,6 +59,14 @@ type boltWrite struct {
 
 	accountID, propKey string // for error messages
 
+	// writeSet and writeDelete: with cond, the write is made only if the
+	// property is at revision want (CheckRevision, against the state the
+	// writes before it in the batch leave). revision is the revision the
+	// write gave (writeSet).
+	cond     bool
+	want     uint64
+	revision uint64
+
 	// writeRestore: composite keys and complete records, in order.
 	restore []boltEntry
 
@@ -81,8 +90,15 @@ type boltWrite struct {
 	err    error
 }
 
-// boltEntry is one key and record of a writeRestore.
-type boltEntry struct{ key, record []byte }
+// boltEntry is one property of a writeRestore: its composite key, its
+// record (the value in place, the header for the committer to stamp), the
+// CRC-32C of the value, and the version and time to stamp.
+type boltEntry struct {
+	key, record []byte
+	valueCRC    uint32
+	version     uint64
+	updatedAt   int64
+}
 
 const (
 	writePending uint32 = iota
@@ -181,20 +197,34 @@ func (s *BoltStore) commit(batch []*boltWrite) {
 	var b *batchTx
 	err := s.update("commit", func(tx *bolt.Tx) error {
 		s.db.AllocSize = growthStep(tx.Size())
-		b = &batchTx{s: s, tx: tx, props: tx.Bucket(boltPropsBucket), usage: tx.Bucket(boltUsageBucket), now: now, tab: s.indexes.Load()}
+		b = &batchTx{s: s, tx: tx, props: tx.Bucket(boltPropsBucket), usage: tx.Bucket(boltUsageBucket),
+			history: tx.Bucket(boltHistoryBucket), now: now, tab: s.indexes.Load()}
+		var err error
+		if b.rev, err = s.readRevisions(tx); err != nil {
+			return err
+		}
+		b.start = b.rev
+		// The history grows at its end only: full pages, as for keys
+		// that arrive in order.
+		b.history.FillPercent = 1
 		for _, w := range live {
-			var err error
 			if w.status, w.err, err = w.apply(b); err != nil {
 				return err
 			}
 		}
-		return b.flushCounts()
+		if err := b.flushCounts(); err != nil {
+			return err
+		}
+		return b.flushRevisions()
 	})
 	if err == nil && b.tab != s.indexes.Load() {
 		// Only now that the batch is committed: a Find that loads the
 		// table in a transaction begun before the commit finds the
 		// indexes it completed, with readyTx later than its own.
 		s.indexes.Store(b.tab)
+	}
+	if err == nil && b.rev != b.start {
+		s.signal.Notify() // the changes are committed and readable
 	}
 	for _, w := range live {
 		if err != nil {
@@ -215,15 +245,17 @@ func growthStep(size int64) int {
 }
 
 // batchTx is the transaction a batch is applied in: its buckets, the time
-// that stamps its records, the store (for its Gate and messages), and the
-// indexes as the writes of the batch so far leave them.
+// that stamps its records, the store (for its Gate and messages), the
+// indexes as the writes of the batch so far leave them, and the revisions
+// as the transaction began and as its writes so far leave them.
 type batchTx struct {
-	s            *BoltStore
-	tx           *bolt.Tx
-	props, usage *bolt.Bucket
-	now          int64
-	tab          *indexTable
-	open         map[string]*batchIndex // the indexes written, by id
+	s                     *BoltStore
+	tx                    *bolt.Tx
+	props, usage, history *bolt.Bucket
+	now                   int64
+	tab                   *indexTable
+	open                  map[string]*batchIndex // the indexes written, by id
+	start, rev            revisions
 }
 
 // apply performs w in the transaction b. It returns w's own answer, and a
@@ -240,20 +272,15 @@ func (w *boltWrite) apply(b *batchTx) (status Status, answer, err error) {
 	switch w.kind {
 	case writeDelete:
 		old := b.props.Get(w.key)
+		if w.cond && (old != nil || w.want != 0) {
+			if answer, err := w.checkRevision(b, old); answer != nil || err != nil {
+				return 0, answer, err
+			}
+		}
 		if old == nil {
 			return 0, NotFound(w.accountID, w.propKey), nil
 		}
-		prefix, _, after, err := b.usageAfter(w.key, old, nil)
-		if err != nil {
-			return 0, nil, err
-		}
-		if err := b.reindex(w.key, old, nil); err != nil {
-			return 0, nil, err
-		}
-		if err := b.props.Delete(w.key); err != nil {
-			return 0, nil, err
-		}
-		return 0, nil, writeUsage(b.usage, prefix, after)
+		return 0, nil, b.remove(w.key, old)
 	case writeAddIndex, writeBuildIndex, writeDropIndex:
 		answer, err := w.applyIndexWrite(b)
 		return 0, answer, err
@@ -266,10 +293,7 @@ func (w *boltWrite) apply(b *batchTx) (status Status, answer, err error) {
 			if err != nil {
 				return 0, nil, err
 			}
-			if err := b.reindex(e.key, old, e.record); err != nil {
-				return 0, nil, err
-			}
-			if err := b.props.Put(e.key, e.record); err != nil {
+			if err := b.put(e.key, old, e.record, e.valueCRC, e.version, e.updatedAt); err != nil {
 				return 0, nil, err
 			}
 			if err := writeUsage(b.usage, prefix, after); err != nil {
@@ -279,11 +303,16 @@ func (w *boltWrite) apply(b *batchTx) (status Status, answer, err error) {
 		return 0, nil, nil
 	}
 	old := b.props.Get(w.key)
+	if w.cond {
+		if answer, err := w.checkRevision(b, old); answer != nil || err != nil {
+			return 0, answer, err
+		}
+	}
 	status, version := Created, uint64(1)
 	if old != nil {
 		status = Updated
 		if len(old) >= recordHeaderLen {
-			version = binary.BigEndian.Uint64(old[0:8]) + 1
+			version = recordVersion(old) + 1
 		}
 		if version > MaxVersion || version == 0 {
 			return 0, fmt.Errorf("userprops: account %s, key %s: the property is at the largest version, %d; delete it to start again at 1",
@@ -297,14 +326,61 @@ func (w *boltWrite) apply(b *batchTx) (status Status, answer, err error) {
 	if err := b.s.gate.CheckUsage(w.accountID, before, after); err != nil {
 		return 0, err, nil
 	}
-	stampRecord(w.key, w.record, w.valueCRC, version, b.now)
-	if err := b.reindex(w.key, old, w.record); err != nil {
+	if err := b.put(w.key, old, w.record, w.valueCRC, version, b.now); err != nil {
 		return 0, nil, err
 	}
-	if err := b.props.Put(w.key, w.record); err != nil {
-		return 0, nil, err
-	}
+	w.revision = recordRevision(w.record)
 	return status, nil, writeUsage(b.usage, prefix, after)
+}
+
+// checkRevision checks the condition of a SetIf or DeleteIf against the
+// property's record old (nil: none): its answer is the mismatch, or
+// ErrCorrupt if old fails its checksum (its revision cannot be trusted).
+func (w *boltWrite) checkRevision(b *batchTx, old []byte) (answer, err error) {
+	var current uint64
+	if old != nil {
+		if err := checkRecord(w.key, old); err != nil {
+			return b.s.gate.MarkDamaged(fmt.Errorf("%w: %s: account %s, key %s: %v",
+				ErrCorrupt, b.s.path, abbrev(w.accountID), abbrev(w.propKey), err)), nil
+		}
+		current = recordRevision(old)
+	}
+	return CheckRevision(w.accountID, w.propKey, current, w.want), nil
+}
+
+// put writes rec, the record of the property with composite key k, whose
+// record was old (nil: none): it gives the change its revision, stamps the
+// header, moves the index entries and records the change. The caller keeps
+// the usage record.
+func (b *batchTx) put(k, old, rec []byte, valueCRC uint32, version uint64, updatedAt int64) error {
+	rev, err := b.change(k, rec[recordHeaderLen:], valueCRC, false)
+	if err != nil {
+		return err
+	}
+	stampRecord(k, rec, valueCRC, version, updatedAt, rev)
+	if err := b.reindex(k, old, rec); err != nil {
+		return err
+	}
+	return b.props.Put(k, rec)
+}
+
+// remove deletes the property with composite key k, whose record is old:
+// its index entries and its usage go with it, and the change is recorded.
+func (b *batchTx) remove(k, old []byte) error {
+	prefix, _, after, err := b.usageAfter(k, old, nil)
+	if err != nil {
+		return err
+	}
+	if err := b.reindex(k, old, nil); err != nil {
+		return err
+	}
+	if err := b.props.Delete(k); err != nil {
+		return err
+	}
+	if _, err := b.change(k, nil, 0, true); err != nil {
+		return err
+	}
+	return writeUsage(b.usage, prefix, after)
 }
 
 // applyDeleteAccount removes every property of the account whose prefix is
@@ -318,10 +394,7 @@ func (w *boltWrite) applyDeleteAccount(b *batchTx) error {
 		keys = append(keys, bytes.Clone(k))
 	}
 	for _, k := range keys {
-		if err := b.reindex(k, b.props.Get(k), nil); err != nil {
-			return err
-		}
-		if err := b.props.Delete(k); err != nil {
+		if err := b.remove(k, b.props.Get(k)); err != nil {
 			return err
 		}
 	}
@@ -329,6 +402,7 @@ func (w *boltWrite) applyDeleteAccount(b *batchTx) error {
 	if len(keys) == 0 {
 		return nil
 	}
+	// Zero whatever the record said: the account holds nothing now.
 	return writeUsage(b.usage, w.key, Usage{})
 }
 

@@ -60,13 +60,21 @@ func (c corpus) damaged(t *testing.T, damage func(b []byte)) string {
 	return path
 }
 
-// flipAt flips one byte of the first occurrence of marker in the file, at
-// offset within it.
+// flipAt flips one byte of every occurrence of marker in the file, at
+// offset within it: a value is in its property record and in the change
+// history.
 func flipAt(t *testing.T, marker string, offset int) func(b []byte) {
 	return func(b []byte) {
-		i := bytes.Index(b, []byte(marker))
-		require.GreaterOrEqual(t, i, 0, "marker %q not in the file", marker)
-		b[i+offset] ^= 0x20
+		n := 0
+		for i, from := 0, 0; ; from = i + 1 {
+			if i = bytes.Index(b[from:], []byte(marker)); i < 0 {
+				break
+			}
+			i += from
+			b[i+offset] ^= 0x20
+			n++
+		}
+		require.Positive(t, n, "marker %q not in the file", marker)
 	}
 }
 

@@ -26,6 +26,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	bolt "go.etcd.io/bbolt"
 )
 
 const (
@@ -72,6 +73,10 @@ func startChild(t *testing.T, binary, mode, db, arg string) *exec.Cmd {
 
 const crashWriters, crashKeys = 8, 5
 
+// crashHistory keeps every change the kill -9 test makes, so that a watch
+// from revision 0 replays the whole file.
+var crashHistory = WithHistory(1<<30, 0)
+
 // crashOp is operation i of writer g in round r: a Set, or every sixth time
 // a Delete, on one of the writer's keys of that round.
 func crashOp(round, g, i int) (account, key string, value []byte, del bool) {
@@ -82,7 +87,7 @@ func crashOp(round, g, i int) (account, key string, value []byte, del bool) {
 // crashChild writes as fast as it can from crashWriters goroutines and
 // prints "g i" once operation i of writer g has returned, until it is killed.
 func crashChild(path string, round int) error {
-	s, err := OpenBolt(path)
+	s, err := OpenBolt(path, crashHistory)
 	if err != nil {
 		return err
 	}
@@ -199,10 +204,11 @@ func killAfterAck(t *testing.T, mode, path, arg string, delay time.Duration, onL
 // operation of every round so far to be there: each writer's keys hold the
 // state after its acknowledged operations, or after one more (written but
 // killed before its acknowledgement was printed). Then the whole file must
-// pass Check.
+// pass Check, and a watch from revision 0 must replay to exactly the
+// properties the file holds.
 func verifyCrash(t *testing.T, path string, lastRound int, acked map[[2]int]int) {
 	t.Helper()
-	s, err := OpenBolt(path)
+	s, err := OpenBolt(path, crashHistory)
 	require.NoError(t, err, "reopening after round %d", lastRound)
 	defer s.Close()
 	ctx := context.Background()
@@ -227,6 +233,49 @@ func verifyCrash(t *testing.T, path string, lastRound int, acked map[[2]int]int)
 		}
 	}
 	require.NoError(t, s.Check(ctx), "the file after round %d", lastRound)
+	requireReplay(t, s, lastRound)
+}
+
+// requireReplay watches s from revision 0, applies every change to an
+// empty map, and requires the revisions to run from 1 to the head, each
+// once, and the map to be what ForEach reads.
+func requireReplay(t *testing.T, s *BoltStore, round int) {
+	t.Helper()
+	var head uint64
+	require.NoError(t, s.view("test", func(tx *bolt.Tx) error {
+		r, err := s.readRevisions(tx)
+		head = r.head
+		return err
+	}))
+	type state struct {
+		value    string
+		revision uint64
+	}
+	replayed := map[[2]string]state{}
+	if head > 0 {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		want := uint64(1)
+		for c, err := range s.Watch(ctx, "", 0) {
+			require.NoError(t, err, "after round %d: watching from 0", round)
+			require.Equal(t, want, c.Revision, "after round %d: the changes run from 1 to the head, in order", round)
+			want++
+			if c.Deleted {
+				delete(replayed, [2]string{c.AccountID, c.Key})
+			} else {
+				replayed[[2]string{c.AccountID, c.Key}] = state{string(c.Value), c.Revision}
+			}
+			if c.Revision == head {
+				break
+			}
+		}
+	}
+	stored := map[[2]string]state{}
+	require.NoError(t, s.ForEach(context.Background(), func(p Property) error {
+		stored[[2]string{p.AccountID, p.Key}] = state{string(p.Value), p.Revision}
+		return nil
+	}))
+	require.Equal(t, stored, replayed, "after round %d: the replay of the history from 0 (%d changes) is the store", round, head)
 }
 
 func describeState(m map[string]Property) string {
