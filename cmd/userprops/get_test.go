@@ -12,7 +12,7 @@ func TestGet(t *testing.T) {
 	stored := " {\n  \"a\": [1, 2],\n  \"s\": \"<b> & \\u00e9  x\"\n}\n"
 	mustRun(t, "set", "--db", db, "--account", "acc", "k", stored)
 	out := mustRun(t, "get", "--db", db, "--account", "acc", "k")
-	assert.Regexp(t, `^\{"key":"k","version":1,"updatedAt":"[^"]+","value":\{"a":\[1,2\],"s":"<b> & \\u00e9  x"\}\}\n$`, out,
+	assert.Regexp(t, `^\{"key":"k","version":1,"revision":1,"updatedAt":"[^"]+","value":\{"a":\[1,2\],"s":"<b> & \\u00e9  x"\}\}\n$`, out,
 		"one line, the value compacted, its strings as stored")
 	assert.Equal(t, stored, mustRun(t, "get", "--db", db, "--account", "acc", "--raw", "k"),
 		"--raw prints the value byte for byte")
