@@ -50,11 +50,7 @@ const backupStallTimeout = time.Minute
 // begun aborts the response (the client sees the body cut short, and no
 // trailers), so that a partial copy is never taken for a whole one.
 func (s *server) backup(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodGet {
-		methodNotAllowed(w, r, "GET")
-		return
-	}
-	actor, ok := s.authenticate(w, r, "")
+	actor, ok := s.routeActor(w, r, http.MethodGet)
 	if !ok {
 		return
 	}

@@ -44,11 +44,7 @@ const streamStallTimeout = time.Minute
 // revision it holds as "oldest"), and ends the stream (wire.ChangeError).
 // An idle stream sends a comment every 15 seconds.
 func (s *server) changes(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodGet {
-		methodNotAllowed(w, r, "GET")
-		return
-	}
-	actor, ok := s.authenticate(w, r, "")
+	actor, ok := s.routeActor(w, r, http.MethodGet)
 	if !ok {
 		return
 	}

@@ -54,13 +54,18 @@ func (d directoryStore) known(ctx context.Context, accountID string, check func(
 	return fmt.Errorf("%w: %q", userprops.ErrUserNotFound, accountID)
 }
 
-func (d directoryStore) Set(ctx context.Context, accountID, key string, value []byte) (userprops.Status, error) {
-	err := d.known(ctx, accountID, func() error {
+// keyAndValue checks a write's key and value, in the order a store does.
+func keyAndValue(key string, value []byte) func() error {
+	return func() error {
 		if err := userprops.ValidateKey(key); err != nil {
 			return err
 		}
 		return userprops.ValidateValue(value)
-	})
+	}
+}
+
+func (d directoryStore) Set(ctx context.Context, accountID, key string, value []byte) (userprops.Status, error) {
+	err := d.known(ctx, accountID, keyAndValue(key, value))
 	if err != nil {
 		return 0, err
 	}
@@ -89,12 +94,7 @@ func (d directoryStore) Keys(ctx context.Context, accountID string) ([]string, e
 }
 
 func (d directoryStore) SetIf(ctx context.Context, accountID, key string, value []byte, revision uint64) (uint64, error) {
-	err := d.known(ctx, accountID, func() error {
-		if err := userprops.ValidateKey(key); err != nil {
-			return err
-		}
-		return userprops.ValidateValue(value)
-	})
+	err := d.known(ctx, accountID, keyAndValue(key, value))
 	if err != nil {
 		return 0, err
 	}

@@ -19,11 +19,7 @@ const AccountPropertiesPath = "/userprops/1/accounts/{accountId}/properties"
 // is an administrator, 404 for an account the directory does not know, 400
 // for an invalid account ID; 405 for other methods.
 func (s *server) deleteAccount(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodDelete {
-		methodNotAllowed(w, r, "DELETE")
-		return
-	}
-	actor, ok := s.authenticate(w, r, "")
+	actor, ok := s.routeActor(w, r, http.MethodDelete)
 	if !ok {
 		return
 	}

@@ -241,6 +241,17 @@ func (s *server) authenticate(w http.ResponseWriter, r *http.Request, key string
 	return actor, true
 }
 
+// routeActor is the start of a route of one method outside Jira's
+// namespace: 405 for another method, then the caller is authenticated
+// (401 or 500 answered, and false returned, when it is not).
+func (s *server) routeActor(w http.ResponseWriter, r *http.Request, method string) (userprops.Actor, bool) {
+	if r.Method != method {
+		methodNotAllowed(w, r, method)
+		return userprops.Actor{}, false
+	}
+	return s.authenticate(w, r, "")
+}
+
 // userHandler answers a request on a user route for an authenticated actor
 // in API version 2 or 3.
 type userHandler func(w http.ResponseWriter, r *http.Request, actor userprops.Actor, version string)
