@@ -55,6 +55,15 @@
 // clauses on one key and path fast; an index changes how fast Find
 // answers, never what it answers.
 //
+// # Revisions and the change feed
+//
+// Every committed change gets a revision, a store-wide counter that only
+// grows (Property.Revision). SetIf and DeleteIf write only if the property
+// is still at the revision a caller read, so concurrent editors never
+// silently overwrite each other (ErrRevisionMismatch), and Watch delivers
+// every change after a revision, from the history the store keeps
+// (WithHistory) and then live, without ever holding up a writer.
+//
 // # Options
 //
 // Options that name no backend (WithDirectory, WithClock,
