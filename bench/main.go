@@ -12,7 +12,10 @@
 // the total of the accounts whose profile holds a value, from an index
 // (userprops WithIndex; BuntDB IndexJSON and AscendEqual) for one match,
 // 0.1% and 10% of the accounts, and by reading every profile for a path
-// without an index (1 in 7). Durable systems sync every
+// without an index (1 in 7); and over HTTP (remote.go, the system
+// "remote"): Get and Set through remote → httpapi → memory beside a bare
+// net/http round trip of the same size, from 1 and 64 clients, in a second
+// table with requests/s, p50 and p99. Durable systems sync every
 // write before it returns; the others are shown for reference. Files go to
 // $TMPDIR: point it at the disk you care about.
 package main
@@ -60,7 +63,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	duration := fs.Duration("duration", 2*time.Second, "how long each measurement runs")
 	writerList := fs.String("writers", "1,2,4,8,16,32,64", "writer counts for the Set workload")
 	out := fs.String("out", "results", "directory for results.md, set-throughput.svg and find.svg")
-	only := fs.String("systems", "", "comma-separated systems to run (default: all)")
+	only := fs.String("systems", "", "comma-separated systems to run, \"remote\" for the workloads over HTTP (default: all)")
 	postgres := fs.String("postgres", "", "also measure pgstore on the PostgreSQL database at `DSN`")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -89,7 +92,11 @@ func run(args []string, stdout, stderr io.Writer) error {
 			chosen = append(chosen, s)
 		}
 	}
+	overHTTP := len(cfg.only) == 0 || cfg.only["remote"]
 	steps := len(chosen) * (4 + len(cfg.writers) + len(searches))
+	if overHTTP {
+		steps += 2 * len(remoteWorkloads)
+	}
 	step := 0
 	progress := func(what string, r result) {
 		step++
@@ -105,13 +112,29 @@ func run(args []string, stdout, stderr io.Writer) error {
 		results = append(results, rs...)
 	}
 
-	table := markdown(results, chosen, cfg)
+	var table string
+	if len(chosen) > 0 {
+		table = markdown(results, chosen, cfg)
+	}
+	if overHTTP {
+		rows, err := measureRemote(cfg, progress)
+		if err != nil {
+			return fmt.Errorf("remote: %w", err)
+		}
+		if table != "" {
+			table += "\n"
+		}
+		table += remoteMarkdown(rows, cfg)
+	}
 	fmt.Fprint(stdout, table)
 	if err := os.MkdirAll(cfg.out, 0o755); err != nil {
 		return err
 	}
 	if err := os.WriteFile(filepath.Join(cfg.out, "results.md"), []byte(table), 0o644); err != nil {
 		return err
+	}
+	if len(chosen) == 0 {
+		return nil
 	}
 	svg := chart(results, chosen, cfg.writers)
 	if err := os.WriteFile(filepath.Join(cfg.out, "set-throughput.svg"), []byte(svg), 0o644); err != nil {
