@@ -28,7 +28,7 @@ func (s *BoltStore) ForEach(ctx context.Context, fn func(Property) error) error 
 		return err
 	}
 	return s.view("export", func(tx *bolt.Tx) error {
-		m, err := s.newLengthMerge(tx.Bucket(boltPropsBucket))
+		m, err := s.newLengthMerge(ctx, tx.Bucket(boltPropsBucket))
 		if err != nil {
 			return err
 		}
@@ -102,13 +102,19 @@ func (m *lengthMerge) Pop() any {
 }
 
 // newLengthMerge opens a run for every account ID length that b holds.
-func (s *BoltStore) newLengthMerge(b *bolt.Bucket) (*lengthMerge, error) {
+func (s *BoltStore) newLengthMerge(ctx context.Context, b *bolt.Bucket) (*lengthMerge, error) {
 	m := &lengthMerge{}
 	var prefix [binary.MaxVarintLen64]byte
 	probe := b.Cursor()
 	for k, _ := probe.First(); k != nil; {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
 		n, w := binary.Uvarint(k)
-		if w <= 0 {
+		// A length written in more bytes than it needs decodes, but the
+		// seek past its run below would land on it again: such a key is
+		// damage, as is one that does not decode.
+		if w <= 0 || w != len(binary.AppendUvarint(prefix[:0], n)) {
 			return nil, s.gate.MarkDamaged(fmt.Errorf("%w: %s: key %q does not decode", ErrCorrupt, s.path, k))
 		}
 		r := &lengthRun{s: s, c: b.Cursor(), prefixLen: w, idLen: int(n)}

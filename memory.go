@@ -449,6 +449,7 @@ func (s *MemoryStore) Close() error {
 		return nil
 	}
 	s.signal.Close()
+	s.history.clear()
 	for i := range s.shards {
 		sh := &s.shards[i]
 		sh.mu.Lock()

@@ -44,6 +44,14 @@ func (h *memHistory) append(c Change, at time.Time) uint64 {
 	return c.Revision
 }
 
+// clear drops the changes kept, for Close: their values are released, and
+// head stays, so a watcher reading after Close still finds its position.
+func (h *memHistory) clear() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.changes, h.start = nil, 0
+}
+
 // ReadChanges implements ChangeSource.
 func (h *memHistory) ReadChanges(_ context.Context, accountID string, after uint64, limit int) ([]Change, uint64, uint64, uint64, error) {
 	h.mu.RLock()

@@ -195,8 +195,9 @@ func (s *Signal) Close() {
 	}
 }
 
-// watchBatch is how many changes WatchHistory reads at once.
-const watchBatch = 256
+// watchBatch is how many changes WatchHistory reads at once: at most 1 MiB
+// of values (MaxValueBytes each) held per watcher.
+const watchBatch = 32
 
 // WatchHistory is for backend implementers: it implements Store.Watch on a
 // history (src) and the signal its commits notify, so that every backend
@@ -210,7 +211,9 @@ const watchBatch = 256
 // Gate.AdmitWatch first.
 func WatchHistory(ctx context.Context, g *Gate, src ChangeSource, sig *Signal, accountID string, after uint64) iter.Seq2[Change, error] {
 	return func(yield func(Change, error) bool) {
-		first := true
+		// Each range of the sequence watches from the after given, with
+		// a position of its own.
+		after, first := after, true
 		for {
 			// The wait channel is taken before reading, so a change
 			// committed after the read wakes the next wait.
@@ -229,6 +232,14 @@ func WatchHistory(ctx context.Context, g *Gate, src ChangeSource, sig *Signal, a
 				continue
 			}
 			first = false
+			if after > head {
+				// A revision this store never gave (from another store,
+				// or from a memory store before a restart): what the
+				// watcher saw is not what this history holds.
+				yield(Change{}, fmt.Errorf("%w: revision %d is ahead of this store's latest, %d: read the properties again and watch from there",
+					ErrCompacted, after, head))
+				return
+			}
 			if oldest > 0 && after+1 < oldest {
 				yield(Change{}, &CompactedError{After: after, Oldest: oldest})
 				return

@@ -84,7 +84,7 @@ func (s *server) changes(w http.ResponseWriter, r *http.Request) {
 	// A few changes may wait here while the last ones are written, so
 	// that a burst goes out in few writes; the watch reads the history no
 	// faster than the client takes them.
-	items := make(chan item, 64)
+	items := make(chan item, 16)
 	go func() {
 		defer close(items)
 		for c, err := range store.Watch(ctx, accountID, after) {

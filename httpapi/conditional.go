@@ -13,10 +13,11 @@ import (
 // successful PUT answer ETag: "<revision>" (userprops.Property.Revision);
 // GET with If-None-Match holding that tag (or *) answers 304; PUT and
 // DELETE honour If-Match ("<revision>", several, or *) and If-None-Match: *
-// (PUT: create only; DELETE: only if there is nothing, which answers 404),
-// through SetIf and DeleteIf, so the check and the write are one atomic
-// step; a precondition that fails answers 412 with Jira's error body. A
-// request with neither header behaves as Jira does.
+// (PUT: create only; DELETE: only if there is nothing, which answers 404)
+// or tags (none of which the property may be at), both headers together if
+// both are given, through SetIf and DeleteIf, so the check and the write
+// are one atomic step; a precondition that fails answers 412 with Jira's
+// error body. A request with neither header behaves as Jira does.
 
 // etag returns the entity tag of a revision.
 func etag(revision uint64) string {
@@ -53,7 +54,9 @@ func parseCondition(r *http.Request, name string, weak bool) condition {
 			if len(tag) < 3 || tag[0] != '"' || tag[len(tag)-1] != '"' {
 				continue
 			}
-			if rev, err := strconv.ParseUint(tag[1:len(tag)-1], 10, 64); err == nil && rev > 0 {
+			// Compared as text, as entity tags are: "007" is not "7".
+			inner := tag[1 : len(tag)-1]
+			if rev, err := strconv.ParseUint(inner, 10, 64); err == nil && rev > 0 && strconv.FormatUint(rev, 10) == inner {
 				c.revs = append(c.revs, rev)
 			}
 		}
@@ -77,35 +80,44 @@ func (c condition) matches(rev uint64) bool {
 	return false
 }
 
-// precondition is what a PUT or DELETE is conditioned on, read from its
-// headers: nothing (unconditional), exactly one revision, the property
-// being absent (If-None-Match: *), or, for * and lists of tags, whatever
-// revision the property has once it is read (resolved by current).
+// precondition is what a PUT or DELETE is conditioned on: its If-Match and
+// If-None-Match headers, both of which must hold (RFC 9110 §13.2.2).
 type precondition struct {
-	none     bool // no precondition
-	absent   bool // If-None-Match: *
-	ifMatch  condition
-	exactRev uint64 // If-Match with one tag: that revision
+	ifMatch, ifNone condition
 }
 
 func readPrecondition(r *http.Request) precondition {
-	ifNone := parseCondition(r, "If-None-Match", true)
-	ifMatch := parseCondition(r, "If-Match", false)
-	p := precondition{ifMatch: ifMatch}
-	switch {
-	case ifMatch.given && !ifMatch.any && len(ifMatch.revs) == 1:
-		p.exactRev = ifMatch.revs[0]
-	case ifMatch.given:
-	case ifNone.given && ifNone.any:
-		p.absent = true
-	default:
-		p.none = true
-	}
-	return p
+	return precondition{ifMatch: parseCondition(r, "If-Match", false), ifNone: parseCondition(r, "If-None-Match", true)}
 }
 
-// errPrecondition is the answer to an If-Match that names no revision the
-// property has.
+// none reports whether the request has no precondition.
+func (p precondition) none() bool { return !p.ifMatch.given && !p.ifNone.given }
+
+// exact returns the one revision the write may go on from when the headers
+// name exactly one state, so that SetIf or DeleteIf checks it atomically:
+// If-Match with one tag alone (that revision), or If-None-Match: * alone
+// (0: the property is missing).
+func (p precondition) exact() (uint64, bool) {
+	switch {
+	case p.ifMatch.given && !p.ifNone.given && !p.ifMatch.any && len(p.ifMatch.revs) == 1:
+		return p.ifMatch.revs[0], true
+	case p.ifNone.given && !p.ifMatch.given && p.ifNone.any:
+		return 0, true
+	}
+	return 0, false
+}
+
+// holds reports whether a property at revision current (0: missing) meets
+// both headers.
+func (p precondition) holds(current uint64) bool {
+	if p.ifMatch.given && !p.ifMatch.matches(current) {
+		return false
+	}
+	return !(p.ifNone.given && p.ifNone.matches(current))
+}
+
+// errPrecondition is the answer to a precondition the property does not
+// meet.
 var errPrecondition = userprops.ErrRevisionMismatch
 
 // conditionalRetries bounds how often a PUT without a single revision to
@@ -120,26 +132,26 @@ const conditionalRetries = 8
 func setConditionally(r *http.Request, store userprops.Store, accountID, key string, value []byte) (userprops.Status, uint64, error) {
 	ctx := r.Context()
 	pre := readPrecondition(r)
-	switch {
-	case pre.absent:
-		rev, err := store.SetIf(ctx, accountID, key, value, 0)
-		return userprops.Created, rev, err
-	case pre.exactRev != 0:
-		rev, err := store.SetIf(ctx, accountID, key, value, pre.exactRev)
-		return userprops.Updated, rev, err
+	if rev, ok := pre.exact(); ok {
+		newRev, err := store.SetIf(ctx, accountID, key, value, rev)
+		status := userprops.Updated
+		if rev == 0 {
+			status = userprops.Created
+		}
+		return status, newRev, err
 	}
-	// Unconditional, or on whatever revision the property has: the first
-	// try of an unconditional PUT is a create, which runs the checks in
-	// Set's order (the account, the key, the value, then the directory),
-	// so that it fails as Set would.
+	// Unconditional, or on whatever revision the property has if it meets
+	// the headers: the first try of an unconditional PUT is a create, which
+	// runs the checks in Set's order (the account, the key, the value, then
+	// the directory), so that it fails as Set would.
 	current := uint64(0)
 	for i := range conditionalRetries {
-		if !pre.none || i > 0 {
+		if !pre.none() || i > 0 {
 			var err error
 			if current, err = currentRevision(r, store, accountID, key); err != nil {
 				return 0, 0, err
 			}
-			if !pre.none && !pre.ifMatch.matches(current) {
+			if !pre.holds(current) {
 				return 0, 0, errPrecondition
 			}
 		}
@@ -153,7 +165,7 @@ func setConditionally(r *http.Request, store userprops.Store, accountID, key str
 		}
 		return status, rev, err
 	}
-	if !pre.none {
+	if !pre.none() {
 		return 0, 0, errPrecondition
 	}
 	status, err := store.Set(ctx, accountID, key, value)
@@ -164,22 +176,22 @@ func setConditionally(r *http.Request, store userprops.Store, accountID, key str
 func deleteConditionally(r *http.Request, store userprops.Store, accountID, key string) error {
 	ctx := r.Context()
 	pre := readPrecondition(r)
-	switch {
-	case pre.none:
+	if pre.none() {
 		return store.Delete(ctx, accountID, key)
-	case pre.absent:
-		return store.DeleteIf(ctx, accountID, key, 0)
-	case pre.exactRev != 0:
-		return store.DeleteIf(ctx, accountID, key, pre.exactRev)
+	}
+	if rev, ok := pre.exact(); ok {
+		return store.DeleteIf(ctx, accountID, key, rev)
 	}
 	for range conditionalRetries {
 		current, err := currentRevision(r, store, accountID, key)
 		if err != nil {
 			return err
 		}
-		if !pre.ifMatch.matches(current) {
+		if !pre.holds(current) {
 			return errPrecondition
 		}
+		// current 0 (missing, and the headers allow that): DeleteIf
+		// answers ErrNotFound, or a mismatch if it was created meanwhile.
 		err = store.DeleteIf(ctx, accountID, key, current)
 		if !errors.Is(err, userprops.ErrRevisionMismatch) {
 			return err

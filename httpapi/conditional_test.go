@@ -243,3 +243,45 @@ func TestHandler_ChangesCompacted(t *testing.T) {
 	_, err = io.ReadAll(resp.Body)
 	assert.NoError(t, err, "the stream ends after the error")
 }
+
+// TestHandler_ConditionalBothHeaders: If-Match and If-None-Match hold
+// together (RFC 9110 §13.2.2), tags compare as text, and If-None-Match with
+// tags guards PUT and DELETE too.
+func TestHandler_ConditionalBothHeaders(t *testing.T) {
+	e := newEnv(t)
+	path := propPath("3", "k", aliceID)
+	r := e.doWith(t, alice, http.MethodPut, path, `1`, nil)
+	require.Equal(t, http.StatusCreated, r.status)
+	tag := r.header.Get("ETag")
+	rev, err := strconv.ParseUint(strings.Trim(tag, `"`), 10, 64)
+	require.NoError(t, err)
+
+	for name, c := range map[string]struct {
+		header map[string]string
+		status int
+	}{
+		"If-None-Match the current tag":    {map[string]string{"If-None-Match": tag}, http.StatusPreconditionFailed},
+		"If-Match * and If-None-Match *":   {map[string]string{"If-Match": "*", "If-None-Match": "*"}, http.StatusPreconditionFailed},
+		"If-Match and If-None-Match a tag": {map[string]string{"If-Match": tag, "If-None-Match": tag}, http.StatusPreconditionFailed},
+		"a tag with a leading zero":        {map[string]string{"If-Match": `"0` + strconv.FormatUint(rev, 10) + `"`}, http.StatusPreconditionFailed},
+	} {
+		r := e.doWith(t, alice, http.MethodPut, path, `2`, c.header)
+		assert.Equal(t, c.status, r.status, name)
+	}
+	r = e.doWith(t, alice, http.MethodDelete, path, "", map[string]string{"If-None-Match": tag})
+	assert.Equal(t, http.StatusPreconditionFailed, r.status, "DELETE with If-None-Match the current tag")
+	assert.Equal(t, rev, func() uint64 {
+		p, err := e.store.Get(context.Background(), aliceID, "k")
+		require.NoError(t, err)
+		return p.Revision
+	}(), "every refused request changed nothing")
+
+	r = e.doWith(t, alice, http.MethodPut, path, `3`, map[string]string{"If-None-Match": `"999999"`})
+	assert.Equal(t, http.StatusOK, r.status, "If-None-Match another tag holds")
+	r = e.doWith(t, alice, http.MethodPut, path, `4`, map[string]string{"If-Match": r.header.Get("ETag"), "If-None-Match": `"999999"`})
+	assert.Equal(t, http.StatusOK, r.status, "both hold")
+	r = e.doWith(t, alice, http.MethodDelete, path, "", map[string]string{"If-None-Match": `"999999"`})
+	assert.Equal(t, http.StatusNoContent, r.status)
+	r = e.doWith(t, alice, http.MethodDelete, path, "", map[string]string{"If-None-Match": `"999999"`})
+	assert.Equal(t, http.StatusNotFound, r.status, "nothing left to delete")
+}

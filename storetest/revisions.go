@@ -238,6 +238,20 @@ func (s suite) testWatch(t *testing.T) {
 	got, err = collect(t, ctx, st, "a", start, 3)
 	require.NoError(t, err)
 	assert.Equal(t, []userprops.Change{want[1], want[2], want[3]}, got, "one account's changes only")
+
+	// One sequence, ranged twice: each range starts from its after.
+	seq := st.Watch(ctx, "a", start)
+	for range 2 {
+		for c, err := range seq {
+			require.NoError(t, err)
+			assert.Equal(t, want[1], c, "a second range starts where the first did")
+			break
+		}
+	}
+
+	// A revision ahead of the store's latest is not this history's.
+	_, err = collect(t, ctx, st, "a", want[3].Revision+1000, 1)
+	assert.ErrorIs(t, err, userprops.ErrCompacted)
 	got, err = collect(t, ctx, st, "a", 0, 1)
 	require.NoError(t, err)
 	assert.Equal(t, start, got[0].Revision, "from 0: the whole history")
