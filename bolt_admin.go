@@ -121,7 +121,7 @@ func (s *BoltStore) Backup(ctx context.Context, w io.Writer) (n int64, err error
 func (s *BoltStore) Restore(ctx context.Context, props []Property) error {
 	w := &boltWrite{kind: writeRestore, restore: make([]boltEntry, len(props))}
 	for i, p := range props {
-		if err := checkRestorable(p); err != nil {
+		if err := ValidateRestorable(p); err != nil {
 			return fmt.Errorf("property %d (account %s, key %s): %w", i+1, abbrev(p.AccountID), abbrev(p.Key), err)
 		}
 		rec, valueCRC := newRecord(p.Value)
@@ -132,18 +132,6 @@ func (s *BoltStore) Restore(ctx context.Context, props []Property) error {
 		return err
 	}
 	return w.err
-}
-
-// checkRestorable checks a property that Restore is to write as it is: the
-// rules of Set (ValidateProperty), and a version Set could have given it.
-func checkRestorable(p Property) error {
-	if err := ValidateProperty(p); err != nil {
-		return err
-	}
-	if p.Version == 0 || p.Version > MaxVersion {
-		return fmt.Errorf("userprops: version %d: versions run from 1 to %d", p.Version, MaxVersion)
-	}
-	return nil
 }
 
 // CompactTo writes a compacted copy of the store to a new file at path (mode

@@ -103,6 +103,21 @@ func ValidateProperty(p Property) error {
 	return ValidateValue(p.Value)
 }
 
+// ValidateRestorable reports whether p may be restored exactly as it is (as
+// BoltStore.Restore and pgstore's Restore write properties, and import reads
+// them): it follows the rules of Set (ValidateProperty), and its Version is
+// one Set could have given it, from 1 to MaxVersion.
+func ValidateRestorable(p Property) error {
+	if err := ValidateProperty(p); err != nil {
+		return err
+	}
+	if p.Version == 0 || p.Version > MaxVersion {
+		// No prefix: every caller says which property, and where.
+		return fmt.Errorf("version %d: versions run from 1 to %d", p.Version, MaxVersion)
+	}
+	return nil
+}
+
 // utf16Len returns the length of the valid UTF-8 string s in UTF-16 code
 // units: one per rune, and one more for each rune outside the Basic
 // Multilingual Plane (those take four bytes in UTF-8). It never exceeds

@@ -234,7 +234,7 @@ func newRestore(props []userprops.Property) (*restore, error) {
 	r := &restore{}
 	accounts := map[string]bool{}
 	for i, p := range props {
-		if err := checkRestorable(p); err != nil {
+		if err := userprops.ValidateRestorable(p); err != nil {
 			return nil, fmt.Errorf("property %d (account %s, key %s): %w", i+1, quote(p.AccountID), quote(p.Key), err)
 		}
 		v, ts := int64(p.Version), p.UpdatedAt.UnixNano()
@@ -279,18 +279,6 @@ func (r *restore) entries(idx map[string][]keyIndex, old []storedValue) accountE
 		}
 	}
 	return a
-}
-
-// checkRestorable checks a property that Restore is to write as it is: the
-// rules of Set, and a version Set could have given it.
-func checkRestorable(p userprops.Property) error {
-	if err := userprops.ValidateProperty(p); err != nil {
-		return err
-	}
-	if p.Version == 0 || p.Version > userprops.MaxVersion {
-		return fmt.Errorf("userprops: version %d: versions run from 1 to %d", p.Version, userprops.MaxVersion)
-	}
-	return nil
 }
 
 // quote quotes s for an error message, shortened when it is long.
@@ -376,7 +364,7 @@ func (c *checker) properties(ctx context.Context) error {
 			return err
 		}
 		p := userprops.Property{AccountID: string(id), Key: string(key), Value: value, Version: uint64(max(version, 0))}
-		if err := checkRestorable(p); err != nil {
+		if err := userprops.ValidateRestorable(p); err != nil {
 			c.report("account %s, key %s: %v", quote(p.AccountID), quote(p.Key), err)
 		}
 	}

@@ -68,15 +68,12 @@ func decodeLine(b []byte, now time.Time) (userprops.Property, error) {
 		p.Value = []byte(text)
 	}
 	if l.Version != nil {
-		if *l.Version == 0 || *l.Version > userprops.MaxVersion {
-			return userprops.Property{}, fmt.Errorf("version %d: versions run from 1 to %d", *l.Version, userprops.MaxVersion)
-		}
 		p.Version = *l.Version
 	}
 	if l.UpdatedAt != nil {
 		p.UpdatedAt = *l.UpdatedAt
 	}
-	if err := userprops.ValidateProperty(p); err != nil {
+	if err := userprops.ValidateRestorable(p); err != nil {
 		return userprops.Property{}, err
 	}
 	return p, nil

@@ -1,11 +1,9 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -13,22 +11,9 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// lockedBuffer is a bytes.Buffer safe to read while a command writes it.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) lines() []string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return strings.Split(strings.TrimSuffix(l.b.String(), "\n"), "\n")
+// lines returns what b holds, a line each.
+func lines(b *syncBuffer) []string {
+	return strings.Split(strings.TrimSuffix(b.String(), "\n"), "\n")
 }
 
 func TestWatch(t *testing.T) {
@@ -39,14 +24,14 @@ func TestWatch(t *testing.T) {
 
 	// The history, then the end at SIGINT (a canceled context): exit 0.
 	ctx, cancel := context.WithCancel(context.Background())
-	var out, errOut lockedBuffer
+	var out, errOut syncBuffer
 	done := make(chan error, 1)
 	go func() { done <- run(ctx, []string{"watch", "--db", db}, strings.NewReader(""), &out, &errOut) }()
-	require.Eventually(t, func() bool { return len(out.lines()) == 3 }, time.Minute, 10*time.Millisecond)
+	require.Eventually(t, func() bool { return len(lines(&out)) == 3 }, time.Minute, 10*time.Millisecond)
 	cancel()
-	require.NoError(t, <-done, errOut.b.String())
+	require.NoError(t, <-done, errOut.String())
 	var changes []map[string]any
-	for _, l := range out.lines() {
+	for _, l := range lines(&out) {
 		var c map[string]any
 		require.NoError(t, json.Unmarshal([]byte(l), &c), l)
 		changes = append(changes, c)
