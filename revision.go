@@ -7,6 +7,7 @@ import (
 	"iter"
 	"math"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -156,6 +157,9 @@ type Signal struct {
 	mu     sync.Mutex
 	ch     chan struct{}
 	closed bool
+	// waiting is set while a channel handed out by Wait is open, so that
+	// Notify, called on every commit, takes no lock when nobody waits.
+	waiting atomic.Bool
 }
 
 // Wait returns a channel that is closed at the next Notify or Close.
@@ -168,17 +172,25 @@ func (s *Signal) Wait() <-chan struct{} {
 			close(s.ch)
 		}
 	}
+	s.waiting.Store(true)
 	return s.ch
 }
 
 // Notify wakes every waiter; a backend calls it after each commit that
-// added changes, once they are readable.
+// added changes, once they are readable. Without waiters it costs one
+// atomic load: a waiter takes its channel (setting waiting) before it
+// reads, so a Notify that finds nobody waiting comes before that read,
+// which sees the changes.
 func (s *Signal) Notify() {
+	if !s.waiting.Load() {
+		return
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.ch != nil && !s.closed {
 		close(s.ch)
 		s.ch = nil
+		s.waiting.Store(false)
 	}
 }
 
