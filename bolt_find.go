@@ -12,7 +12,8 @@ import (
 // Find implements Store. It answers from one read transaction, so it sees
 // every write committed before it began and runs beside writers without
 // holding them up. It answers a clause from an index when the file keeps a
-// complete one on the clause's key and path (WithIndex, AddIndex), and
+// complete one on the clause's key and path (WithIndex, AddIndex), a query
+// of one such clause from a count and one page of entries (TermPager), and
 // otherwise by reading the values of the clause's key. A record that fails
 // its checksum returns an error wrapping ErrCorrupt.
 func (s *BoltStore) Find(ctx context.Context, q Query, page Page) (found Found, err error) {
@@ -24,10 +25,7 @@ func (s *BoltStore) Find(ctx context.Context, q Query, page Page) (found Found, 
 		// The table is loaded after the transaction began: an index it
 		// shows complete since a later transaction is not used.
 		v := &boltView{s: s, tx: tx, txID: uint64(tx.ID()), table: s.indexes.Load(), props: tx.Bucket(boltPropsBucket)}
-		var ok bool
-		if found, ok = v.findTerm(q, page); !ok {
-			found, err = Evaluate(ctx, v, q, page)
-		}
+		found, err = Evaluate(ctx, v, q, page)
 		return err
 	})
 	return found, err
@@ -73,50 +71,33 @@ func (v *boltView) entries(ix Index) *bolt.Bucket {
 
 func (v *boltView) Indexed(ix Index) bool { return v.entries(ix) != nil }
 
-// findTerm answers, without listing every match, a query that is one
-// clause on a complete index whose literal has entries under one term
-// only (Index.Terms): its count record is the total, and the page is read
-// from its entries, which are the matches in order. It reports false when
-// q is not such a query, for Evaluate to answer: an And or an Or, a clause
-// without an index, a literal whose terms both have entries (an array may
-// hold 1 and "1"), or a term shortened in the index (see maxStoredTerm).
-func (v *boltView) findTerm(q Query, page Page) (Found, bool) {
-	n := q.n
-	if n.op != qClause {
-		return Found{}, false
+var _ TermPager = (*boltView)(nil)
+
+// TermPage implements TermPager from the term's count record, which sorts
+// just before its entries, and the entries after it. A term shortened in
+// the index (see maxStoredTerm) cannot be paged: its entries may hold
+// accounts of other long terms.
+func (v *boltView) TermPage(_ context.Context, ix Index, term string, start, n int) ([]string, int, bool, error) {
+	e := v.entries(ix)
+	stored, shortened := storedTerm(term)
+	if e == nil || shortened {
+		return nil, 0, false, nil
 	}
-	e := v.entries(Index{n.key, n.path})
-	if e == nil {
-		return Found{}, false
+	prefix := termPrefix(nil, stored)
+	count, ok := termCount(e.Get(prefix))
+	if !ok || n == 0 || start >= int(count) {
+		return nil, int(count), true, nil
 	}
-	var prefix []byte
-	var total uint64
-	for _, t := range n.lit.terms() {
-		stored, shortened := storedTerm(t)
-		if shortened {
-			return Found{}, false
-		}
-		p := termPrefix(nil, stored)
-		if count, ok := termCount(e.Get(p)); ok {
-			if prefix != nil {
-				return Found{}, false
-			}
-			prefix, total = p, count
-		}
-	}
-	found := Found{AccountIDs: []string{}, Total: int(total)}
-	if prefix == nil || page.StartAt >= found.Total {
-		return found, true
-	}
+	var ids []string
 	c := e.Cursor()
 	k, _ := c.Seek(prefix) // the count record
-	for skip := page.StartAt; skip >= 0 && k != nil; skip-- {
+	for skip := start; skip >= 0 && k != nil; skip-- {
 		k, _ = c.Next()
 	}
-	for ; k != nil && bytes.HasPrefix(k, prefix) && len(found.AccountIDs) < page.MaxResults; k, _ = c.Next() {
-		found.AccountIDs = append(found.AccountIDs, string(k[len(prefix):]))
+	for ; k != nil && bytes.HasPrefix(k, prefix) && len(ids) < n; k, _ = c.Next() {
+		ids = append(ids, string(k[len(prefix):]))
 	}
-	return found, true
+	return ids, int(count), true, nil
 }
 
 // Lookup walks the entries of term: the accounts come in ascending byte

@@ -71,6 +71,19 @@ type FindView interface {
 	Value(ctx context.Context, accountID, key string) (value []byte, ok bool, err error)
 }
 
+// TermPager is for backend implementers: an optional interface of a
+// FindView that keeps a count of each term's index entries and reads them
+// in account order, so that Evaluate answers a query of one indexed clause
+// from one page of entries and the count, however many accounts match,
+// instead of listing them all.
+type TermPager interface {
+	// TermPage returns how many accounts are indexed under term in ix,
+	// and those of them from the start-th on (0 is the first), at most n,
+	// in ascending byte order. ok is false when the view cannot answer it
+	// exactly (Evaluate then uses Lookup).
+	TermPage(ctx context.Context, ix Index, term string, start, n int) (ids []string, total int, ok bool, err error)
+}
+
 // Evaluate is for backend implementers: it answers Find for q and page
 // (both as Gate.AdmitFind returned them) from view, so that every backend
 // gives the same answers. It reads the clauses whose key and path have an
@@ -78,6 +91,9 @@ type FindView interface {
 // clauses left with Value, and scans a key with Scan only when a clause can
 // be answered no other way.
 func Evaluate(ctx context.Context, view FindView, q Query, page Page) (Found, error) {
+	if found, ok, err := pageOneTerm(ctx, view, q, page); ok || err != nil {
+		return found, err
+	}
 	e := &evaluator{ctx: ctx, view: view}
 	ids, err := e.eval(q.n, nil, false)
 	if err != nil {
@@ -89,6 +105,42 @@ func Evaluate(ctx context.Context, view FindView, q Query, page Page) (Found, er
 		found.AccountIDs = slices.Clone(ids[page.StartAt:end])
 	}
 	return found, nil
+}
+
+// pageOneTerm answers, through TermPager, a query that is one clause on an
+// index whose literal has entries under one of its terms only (Index.Terms;
+// an array may hold both 1 and "1"): that term's count is the total, and its
+// entries are the matches in order. It reports false for any other query,
+// or a view that cannot page.
+func pageOneTerm(ctx context.Context, view FindView, q Query, page Page) (Found, bool, error) {
+	n := q.n
+	pager, ok := view.(TermPager)
+	if !ok || n.op != qClause || !view.Indexed(Index{n.key, n.path}) {
+		return Found{}, false, nil
+	}
+	ix, term := Index{n.key, n.path}, ""
+	found := Found{AccountIDs: []string{}}
+	for _, t := range n.lit.terms() {
+		_, total, ok, err := pager.TermPage(ctx, ix, t, 0, 0)
+		if err != nil || !ok {
+			return Found{}, false, err
+		}
+		if total > 0 {
+			if term != "" {
+				return Found{}, false, nil // matches under two terms: Evaluate merges them
+			}
+			term, found.Total = t, total
+		}
+	}
+	if term == "" || page.StartAt >= found.Total {
+		return found, true, nil
+	}
+	ids, _, ok, err := pager.TermPage(ctx, ix, term, page.StartAt, page.MaxResults)
+	if err != nil || !ok {
+		return Found{}, false, err
+	}
+	found.AccountIDs = ids
+	return found, true, nil
 }
 
 type evaluator struct {
