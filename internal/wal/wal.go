@@ -322,10 +322,17 @@ func (l *Log) newSegment(size int64) error {
 		}
 		return fmt.Errorf("wal: new segment: %w", err)
 	}
+	// Reopen under the new name, which errors then carry.
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		f = s.f
+	} else {
+		s.f.Close()
+	}
 	if l.f != nil {
 		l.f.Close()
 	}
-	l.f, l.off, l.cap = s.f, segHeaderSize, s.size
+	l.f, l.off, l.cap = f, segHeaderSize, s.size
 	l.mu.Lock()
 	l.segs = append(l.segs, segment{first: first, path: path})
 	l.mu.Unlock()
@@ -416,8 +423,13 @@ func (l *Log) Append(data []byte) (uint64, error) {
 	}
 	index := l.last + 1
 	l.buf = appendFrame(l.buf[:0], index, data)
-	if err := l.write(l.buf); err != nil {
-		if cerr := l.cut(l.f, l.off, size); cerr != nil {
+	if written, err := l.write(l.buf); err != nil {
+		// Zero what the write may have changed (not beyond: under a file
+		// size limit, the bytes past it could not be written, nor zeroed).
+		if written == 0 {
+			return 0, fmt.Errorf("wal: record %d: %w", index, err)
+		}
+		if cerr := l.cut(l.f, l.off, int64(written)); cerr != nil {
 			l.failed = fmt.Errorf("record %d: %w; cutting it back: %w", index, err, cerr)
 			return 0, fmt.Errorf("%w: %w", ErrFailed, l.failed)
 		}
@@ -433,22 +445,23 @@ func (l *Log) Append(data []byte) (uint64, error) {
 	return index, nil
 }
 
-// write writes frame at l.off and fdatasyncs it.
-func (l *Log) write(frame []byte) error {
+// write writes frame at l.off and fdatasyncs it. It returns how many bytes
+// of the frame may have reached the file.
+func (l *Log) write(frame []byte) (int, error) {
 	if err := l.faultAt("write"); err != nil {
-		l.f.WriteAt(frame[:len(frame)/2], l.off) // a short write, then the error
-		return err
+		n, _ := l.f.WriteAt(frame[:len(frame)/2], l.off) // a short write, then the error
+		return n, err
 	}
-	if _, err := l.f.WriteAt(frame, l.off); err != nil {
-		return err
+	if n, err := l.f.WriteAt(frame, l.off); err != nil {
+		return n, err
 	}
 	if err := l.faultAt("sync"); err != nil {
-		return err
+		return len(frame), err
 	}
 	if err := datasync(l.f); err != nil {
-		return fmt.Errorf("fdatasync: %w", err)
+		return len(frame), fmt.Errorf("fdatasync %s: %w", l.f.Name(), err)
 	}
-	return nil
+	return len(frame), nil
 }
 
 // Release drops the records up to and including upTo: First() becomes
