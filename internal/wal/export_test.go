@@ -9,3 +9,7 @@ func SetFault(l *Log, fault func(op string) error) {
 	defer l.writeMu.Unlock()
 	l.fault = fault
 }
+
+// Datasync is the log's fdatasync (a full fsync where there is none), for
+// the raw baseline of the benchmarks.
+var Datasync = datasync

@@ -271,7 +271,7 @@ func fsizeChild(dir string) error {
 	}
 	// The spare for the next ordinary segment may be in the making; the
 	// big record's own segment must be gone.
-	if err := noSpares("big-*.tmp"); err != nil {
+	if err := noSpares("new-*.tmp"); err != nil {
 		return err
 	}
 	if err := appendOne(l); err != nil {

@@ -295,7 +295,7 @@ func (l *Log) newSegment(size int64) error {
 			l.pipe.n++
 			n = l.pipe.n
 		}
-		if s = makeSpare(filepath.Join(l.dir, fmt.Sprintf("big-%d%s", n, tmpSuffix)), size); s.err != nil {
+		if s = makeSpare(filepath.Join(l.dir, fmt.Sprintf("new-%d%s", n, tmpSuffix)), size); s.err != nil {
 			return fmt.Errorf("wal: new segment: %w", s.err)
 		}
 	}
