@@ -2,8 +2,10 @@ package wal
 
 // SetFault makes the log call fault before each file operation named op:
 // "write" and "sync" of a record, "cutwrite" and "cutsync" of the cut back
-// after a failed record. A non-nil error is returned in place of the
-// operation (a "write" fault first writes half of the record).
+// after a failed record, "segsync" (the header of a new segment) and
+// "dirsync" (the directory after its rename into place). A non-nil error is
+// returned in place of the operation (a "write" fault first writes half of
+// the record).
 func SetFault(l *Log, fault func(op string) error) {
 	l.writeMu.Lock()
 	defer l.writeMu.Unlock()

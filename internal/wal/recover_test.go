@@ -331,3 +331,65 @@ func TestAppend_FailedCutFailsLog(t *testing.T) {
 	require.NoError(t, err, "Append after reopening")
 	assert.Equal(t, next, i)
 }
+
+// Rule 2: a new segment is synced, renamed into place and the directory
+// synced before a record goes into it; the record's write and sync follow.
+func TestAppend_NewSegmentSyncedBeforeUse(t *testing.T) {
+	dir := t.TempDir()
+	l := open(t, dir, wal.Options{SegmentSize: 2048})
+	var ops []string
+	wal.SetFault(l, func(op string) error {
+		ops = append(ops, op)
+		return nil
+	})
+	for i := uint64(1); len(segments(t, dir)) < 2; i++ {
+		_, err := l.Append(content(i))
+		require.NoError(t, err)
+	}
+	n := len(ops)
+	require.GreaterOrEqual(t, n, 6)
+	assert.Equal(t, []string{"sync", "segsync", "dirsync", "write", "sync"}, ops[n-5:],
+		"file operations around the move to a new segment")
+}
+
+// A new segment that cannot be made durable is removed, nothing is
+// written, and a later Append succeeds.
+func TestAppend_NewSegmentFails(t *testing.T) {
+	for _, op := range []string{"segsync", "dirsync"} {
+		t.Run(op, func(t *testing.T) {
+			dir := t.TempDir()
+			opts := wal.Options{SegmentSize: 2048}
+			l := open(t, dir, opts)
+			fail := false
+			wal.SetFault(l, func(o string) error {
+				if o == op {
+					fail = true
+					return errInjected
+				}
+				return nil
+			})
+			i := uint64(1)
+			for ; ; i++ {
+				_, err := l.Append(content(i))
+				if fail {
+					require.ErrorIs(t, err, errInjected)
+					assert.NotErrorIs(t, err, wal.ErrFailed)
+					break
+				}
+				require.NoError(t, err)
+			}
+			assert.Equal(t, i-1, l.Last(), "nothing written")
+			assert.Len(t, segments(t, dir), 1, "the new segment is gone")
+			tmp, err := filepath.Glob(filepath.Join(dir, "*.tmp"))
+			require.NoError(t, err)
+			for _, name := range tmp {
+				assert.Contains(t, filepath.Base(name), "spare-", "only the pipeline's next spare may be there")
+			}
+			wal.SetFault(l, nil)
+			appendN(t, l, i, i+2)
+			require.NoError(t, l.Close())
+			l = open(t, dir, opts)
+			assert.Equal(t, seq(1, i+2), readAll(t, l, 0))
+		})
+	}
+}

@@ -307,6 +307,10 @@ func (l *Log) newSegment(size int64) error {
 		discard()
 		return fmt.Errorf("wal: new segment: %w", err)
 	}
+	if err := l.faultAt("segsync"); err != nil {
+		discard()
+		return fmt.Errorf("wal: new segment: fdatasync: %w", err)
+	}
 	if err := datasync(s.f); err != nil {
 		discard()
 		return fmt.Errorf("wal: new segment: fdatasync: %w", err)
@@ -315,7 +319,11 @@ func (l *Log) newSegment(size int64) error {
 		discard()
 		return fmt.Errorf("wal: new segment: %w", err)
 	}
-	if err := syncDir(l.dir); err != nil {
+	err := l.faultAt("dirsync")
+	if err == nil {
+		err = syncDir(l.dir)
+	}
+	if err != nil {
 		s.f.Close()
 		if rerr := os.Remove(path); rerr != nil || syncDir(l.dir) != nil {
 			l.failed = fmt.Errorf("new segment %s may or may not exist: %w", segName(first), err)
