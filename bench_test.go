@@ -151,7 +151,7 @@ func writeFixture(path string, users int, propsOf func(user int, put func(key st
 					used.Bytes += PropertyBytes(k, value)
 				})
 				if err == nil {
-					err = writeUsage(usage, boltKey(nil, benchAccount(u), ""), used)
+					err = writeUsage(rawBucket{usage}, boltKey(nil, benchAccount(u), ""), used)
 				}
 			}
 			return err
@@ -353,15 +353,21 @@ func writers(b *testing.B, n int, write func(i int) error) {
 
 func BenchmarkSet(b *testing.B) {
 	ctx := context.Background()
-	for _, n := range []int{1, 32} {
+	for _, n := range []int{1, 4, 8, 32} {
 		prefix := fmt.Sprintf("writers=%d/", n)
-		// bolt keeps the default history (DefaultHistoryChanges, trimmed
-		// as it goes once full); bolt-history=1 the least there is, one
-		// change: the ratio of the two is what the history costs.
+		// bolt-log is the default, with the write-ahead log; bolt-file
+		// commits every batch to the file. Both keep the default history
+		// (DefaultHistoryChanges, trimmed as it goes once full);
+		// bolt-file-history=1 the least there is, one change: its ratio
+		// to bolt-file is what the history costs.
 		for _, h := range []struct {
 			name string
 			opts []Option
-		}{{"bolt", nil}, {"bolt-history=1", []Option{WithHistory(1, 0)}}} {
+		}{
+			{"bolt-log", []Option{WithWriteAheadLog(true)}},
+			{"bolt-file", []Option{WithWriteAheadLog(false)}},
+			{"bolt-file-history=1", []Option{WithHistory(1, 0), WithWriteAheadLog(false)}},
+		} {
 			b.Run(prefix+h.name, func(b *testing.B) {
 				s, err := OpenBolt(filepath.Join(b.TempDir(), "set.db"), h.opts...)
 				if err != nil {
@@ -382,7 +388,7 @@ func BenchmarkSet(b *testing.B) {
 				})
 			})
 		})
-		if n > 1 {
+		if n == 32 {
 			// 10ms is bbolt's default MaxBatchDelay.
 			for _, delay := range []time.Duration{10 * time.Millisecond, time.Millisecond, 200 * time.Microsecond} {
 				b.Run(fmt.Sprintf("%sbbolt-batch-delay=%v", prefix, delay), func(b *testing.B) {

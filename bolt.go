@@ -26,8 +26,10 @@ import (
 //
 // A store is one bbolt file with five top-level buckets:
 //
-//	"meta"     "format" → format version, uint32 big-endian (currently 4)
+//	"meta"     "format" → format version, uint32 big-endian (currently 5)
 //	           "revision" → revision record (since format 4)
+//	           "log" → the index of the last write-ahead log record the
+//	           file holds, uint64 big-endian (since format 5; see below)
 //	"props"    property key → property record
 //	"usage"    account prefix → usage record (since format 2)
 //	"indexes"  index id → index record (since format 3)
@@ -125,6 +127,13 @@ import (
 // verifies that, and that the latest change of every property it holds
 // agrees with the property.
 //
+// A file of format 5 may have a write-ahead log beside it, in the directory
+// of its path with ".wal" added (bolt_log.go): records of acknowledged
+// writes that the file may not hold yet. OpenBolt writes those after the
+// index in "log" into the file before it answers, whether or not it keeps
+// the log on. Format 5 adds nothing else; it exists so that a library that
+// knows no log refuses such a file rather than ignore writes it holds.
+//
 // A reader that finds a format version newer than boltFormat refuses the file
 // (ErrFormatVersion); a later format may add buckets or record fields only
 // behind a new version number. OpenBolt upgrades older files in place, in
@@ -144,9 +153,9 @@ var (
 )
 
 // boltFormat is the format version this library writes and reads; it
-// upgrades files of formats 1 (no usage records), 2 (no indexes) and 3 (no
-// revisions) on open.
-const boltFormat uint32 = 4
+// upgrades files of formats 1 (no usage records), 2 (no indexes), 3 (no
+// revisions) and 4 (no write-ahead log) on open.
+const boltFormat uint32 = 5
 
 // recordHeaderLen is the length of a property record's header.
 const recordHeaderLen = 28
@@ -207,6 +216,16 @@ type BoltStore struct {
 	// signal wakes the watchers after each commit that made changes, and
 	// for good in Close.
 	signal Signal
+
+	// freelist is held shared by every write transaction and exclusively
+	// by bbolt's consistency check (Check), which reads bbolt's free list
+	// without bbolt's own locks.
+	freelist sync.RWMutex
+
+	// walState is the committer's side of the write-ahead log, nil
+	// without it; ov is what readers see of it (bolt_log.go).
+	walState *walState
+	ov       atomic.Pointer[overlay]
 
 	// commitTrace, when set, is called by the committer with each batch
 	// just before it is committed. Only tests set it, right after
@@ -270,6 +289,10 @@ func OpenBolt(path string, opts ...Option) (*BoltStore, error) {
 		_ = db.Close()
 		return nil, err
 	}
+	if err := s.openLog(cfg); err != nil {
+		_ = db.Close()
+		return nil, err
+	}
 	go s.commitLoop()
 	if err := s.openIndexes(); err != nil {
 		_ = s.Close()
@@ -293,13 +316,15 @@ type boltConfig struct {
 	lockTimeout time.Duration
 	mmapSize    int
 	log         *slog.Logger
+	wal         bool  // WithWriteAheadLog
+	walSegment  int64 // bytes per log segment
 }
 
 // boltSetting is a bolt-only Option's setting (see BackendOption).
 type boltSetting func(*boltConfig)
 
 func newBoltConfig(opts []Option) boltConfig {
-	c := boltConfig{lockTimeout: DefaultLockTimeout, mmapSize: DefaultMmapSize, log: slog.Default()}
+	c := boltConfig{lockTimeout: DefaultLockTimeout, mmapSize: DefaultMmapSize, log: slog.Default(), wal: true, walSegment: walSegmentBytes}
 	for _, set := range BackendSettings[boltSetting](opts) {
 		set(&c)
 	}
@@ -717,6 +742,8 @@ func (s *BoltStore) view(what string, fn func(*bolt.Tx) error) error {
 // contain). It returns once the commit is synced.
 func (s *BoltStore) update(what string, fn func(*bolt.Tx) error) error {
 	return s.contain(what, func() error {
+		s.freelist.RLock()
+		defer s.freelist.RUnlock()
 		if err := s.db.Update(fn); err != nil {
 			return s.txError(err)
 		}
@@ -808,8 +835,8 @@ func (s *BoltStore) Get(ctx context.Context, accountID, key string) (p Property,
 	}
 	var kb [64]byte
 	k := boltKey(kb[:0], accountID, key)
-	err = s.view("get", func(tx *bolt.Tx) error {
-		rec := tx.Bucket(boltPropsBucket).Get(k)
+	err = s.read("get", func(kv *kvRead) error {
+		rec := kv.props().Get(k)
 		if rec == nil {
 			return NotFound(accountID, key)
 		}
@@ -835,8 +862,8 @@ func (s *BoltStore) Keys(ctx context.Context, accountID string) ([]string, error
 	// memory map.
 	var kb [512]byte
 	buf, ends := kb[:0], make([]int, 0, 16)
-	err := s.view("keys", func(tx *bolt.Tx) error {
-		c := tx.Bucket(boltPropsBucket).Cursor()
+	err := s.read("keys", func(kv *kvRead) error {
+		c := kv.props().Cursor()
 		for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
 			// The checksum covers the key: a damaged key is an error,
 			// never a wrong name in the list.

@@ -69,6 +69,8 @@ func (s *BoltStore) Check(ctx context.Context) error {
 			return err
 		}
 		problems = append(problems, found...)
+		s.freelist.Lock()
+		defer s.freelist.Unlock()
 		for err := range tx.Check() {
 			if len(problems) < maxProblems {
 				problems = append(problems, err.Error())
@@ -87,13 +89,19 @@ func (s *BoltStore) Check(ctx context.Context) error {
 
 // Backup writes a consistent copy of the store file to w while the store
 // stays in use: it is the file as of one moment, taken in a read
-// transaction, so writes committed during the copy are not in it. However
+// transaction after every write acknowledged before Backup was called is in
+// the file (with the write-ahead log, Backup first has what the log holds
+// written into the file), so writes committed during the copy are not in
+// it. However
 // slow w is, writes and reads go on beside it while the file stays within
 // its memory map (WithMmapSize); past that, a commit that must replace the
 // map waits for the copy to end. The copy opens with OpenBolt. Backup
 // returns the number of bytes written.
 func (s *BoltStore) Backup(ctx context.Context, w io.Writer) (n int64, err error) {
 	if err := s.gate.Ready(ctx); err != nil {
+		return 0, err
+	}
+	if err := s.flushLog(ctx); err != nil {
 		return 0, err
 	}
 	err = s.view("backup", func(tx *bolt.Tx) error {
@@ -145,6 +153,9 @@ func (s *BoltStore) CompactTo(ctx context.Context, path string) error {
 	if _, err := os.Lstat(path); !errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("userprops: compacting into %s: the file exists", path)
 	}
+	if err := s.flushLog(ctx); err != nil {
+		return err
+	}
 	dst, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: boltLockPoll, FreelistType: bolt.FreelistMapType})
 	if err != nil {
 		return fmt.Errorf("userprops: creating %s: %w", path, err)
@@ -162,4 +173,18 @@ func (s *BoltStore) CompactTo(ctx context.Context, path string) error {
 	}
 	defer copied.Close()
 	return copied.Check(ctx)
+}
+
+// flushLog has the committer write everything the write-ahead log holds
+// into the file, for the calls that read the file itself (Backup,
+// CompactTo); without the log it returns at once.
+func (s *BoltStore) flushLog(ctx context.Context) error {
+	if s.walState == nil {
+		return nil
+	}
+	w := &boltWrite{kind: writeFlush}
+	if err := s.write(ctx, w); err != nil {
+		return err
+	}
+	return w.err
 }

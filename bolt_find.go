@@ -5,8 +5,6 @@ import (
 	"context"
 	"fmt"
 	"slices"
-
-	bolt "go.etcd.io/bbolt"
 )
 
 // Find implements Store. It answers from one read transaction, so it sees
@@ -21,10 +19,10 @@ func (s *BoltStore) Find(ctx context.Context, q Query, page Page) (found Found, 
 	if err != nil {
 		return Found{}, err
 	}
-	err = s.view("find", func(tx *bolt.Tx) error {
+	err = s.read("find", func(kv *kvRead) error {
 		// The table is loaded after the transaction began: an index it
 		// shows complete since a later transaction is not used.
-		v := &boltView{s: s, tx: tx, txID: uint64(tx.ID()), table: s.indexes.Load(), props: tx.Bucket(boltPropsBucket)}
+		v := &boltView{s: s, kv: kv, txID: uint64(kv.tx.ID()), table: s.indexes.Load(), props: kv.props()}
 		found, err = Evaluate(ctx, v, q, page)
 		return err
 	})
@@ -34,10 +32,10 @@ func (s *BoltStore) Find(ctx context.Context, q Query, page Page) (found Found, 
 // boltView is the FindView of one read transaction.
 type boltView struct {
 	s     *BoltStore
-	tx    *bolt.Tx
+	kv    *kvRead
 	txID  uint64
 	table *indexTable
-	props *bolt.Bucket
+	props kvBucket
 	kbuf  []byte
 	// resolved caches the entries buckets of the indexes asked about; nil
 	// for one the view cannot use.
@@ -46,24 +44,22 @@ type boltView struct {
 
 type resolvedIndex struct {
 	ix      Index
-	entries *bolt.Bucket
+	entries kvBucket
 }
 
 // entries returns the entries bucket of ix if this transaction sees ix
 // complete, and nil otherwise.
-func (v *boltView) entries(ix Index) *bolt.Bucket {
+func (v *boltView) entries(ix Index) kvBucket {
 	for _, r := range v.resolved {
 		if r.ix == ix {
 			return r.entries
 		}
 	}
-	var e *bolt.Bucket
+	var e kvBucket
 	if bi := v.table.byIx[ix]; bi != nil && bi.ready && bi.readyTx <= v.txID {
 		// A DropIndex committed before this transaction began, and
 		// published after it loaded the table, leaves no bucket.
-		if terms := v.tx.Bucket(boltTermsBucket); terms != nil {
-			e = terms.Bucket(bi.id)
-		}
+		e = v.kv.terms(bi.id)
 	}
 	v.resolved = append(v.resolved, resolvedIndex{ix, e})
 	return e

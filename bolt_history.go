@@ -54,10 +54,10 @@ func decodeRevisions(rec []byte) (revisions, error) {
 	return r, nil
 }
 
-// readRevisions returns the revision record of tx; a missing or damaged one
+// readRevisions returns the revision record in meta; a missing or damaged one
 // marks the store damaged.
-func (s *BoltStore) readRevisions(tx *bolt.Tx) (revisions, error) {
-	r, err := decodeRevisions(tx.Bucket(boltMetaBucket).Get(boltRevisionKey))
+func (s *BoltStore) readRevisions(meta kvBucket) (revisions, error) {
+	r, err := decodeRevisions(meta.Get(boltRevisionKey))
 	if err != nil {
 		return revisions{}, s.gate.MarkDamaged(fmt.Errorf("%w: %s: %v", ErrCorrupt, s.path, err))
 	}
@@ -171,13 +171,13 @@ func (b *batchTx) flushRevisions() error {
 			if len(v) < changeHeaderLen || b.now-int64(binary.BigEndian.Uint64(v[1:9])) <= int64(maxAge) {
 				break
 			}
-			if err := c.Delete(); err != nil {
+			b.rev.trimmed = binary.BigEndian.Uint64(k)
+			if err := b.history.Delete(revisionKey(b.rev.trimmed)); err != nil {
 				return err
 			}
-			b.rev.trimmed = binary.BigEndian.Uint64(k)
 		}
 	}
-	return b.tx.Bucket(boltMetaBucket).Put(boltRevisionKey, encodeRevisions(b.rev))
+	return b.meta.Put(boltRevisionKey, encodeRevisions(b.rev))
 }
 
 // boltHistory is the ChangeSource of a bolt store.
@@ -192,8 +192,8 @@ func (h boltHistory) ReadChanges(ctx context.Context, accountID string, after ui
 	if accountID != "" {
 		prefix = boltKey(nil, accountID, "")
 	}
-	err = s.view("watch", func(tx *bolt.Tx) error {
-		r, err := s.readRevisions(tx)
+	err = s.read("watch", func(kv *kvRead) error {
+		r, err := s.readRevisions(kv.meta())
 		if err != nil {
 			return err
 		}
@@ -203,7 +203,7 @@ func (h boltHistory) ReadChanges(ctx context.Context, accountID string, after ui
 			through = max(after, head)
 			return nil
 		}
-		c := tx.Bucket(boltHistoryBucket).Cursor()
+		c := kv.history().Cursor()
 		n := 0
 		for k, v := c.Seek(revisionKey(through + 1)); k != nil; k, v = c.Next() {
 			if n++; n%4096 == 0 {

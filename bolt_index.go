@@ -207,13 +207,13 @@ func termCount(v []byte) (uint64, bool) {
 
 // hasKey reports whether b holds key k. (Entries have empty values, and
 // Get does not tell an empty value from none.)
-func hasKey(b *bolt.Bucket, k []byte) bool {
+func hasKey(b kvBucket, k []byte) bool {
 	got, _ := b.Cursor().Seek(k)
 	return bytes.Equal(got, k)
 }
 
 // countEntries adds delta to the count record of stored term t in e.
-func (b *batchTx) countEntries(e *bolt.Bucket, t string, delta int64) error {
+func (b *batchTx) countEntries(e kvWriter, t string, delta int64) error {
 	k := termPrefix(nil, t)
 	var n uint64
 	if v := e.Get(k); v != nil {
@@ -239,15 +239,14 @@ func (b *batchTx) countEntries(e *bolt.Bucket, t string, delta int64) error {
 // properties a build has not, and a build properties a write has indexed.
 func (ix *batchIndex) setEntry(t string, account []byte, add bool) error {
 	k := entryKey(t, account)
-	c := ix.entries.Cursor()
-	if got, _ := c.Seek(k); bytes.Equal(got, k) == add {
+	if hasKey(ix.entries, k) == add {
 		return nil
 	}
 	var err error
 	if add {
 		err = ix.entries.Put(k, nil)
 	} else {
-		err = c.Delete()
+		err = ix.entries.Delete(k)
 	}
 	if err == nil {
 		ix.count(t, map[bool]int64{true: 1, false: -1}[add])
@@ -260,7 +259,7 @@ func (ix *batchIndex) setEntry(t string, account []byte, add bool) error {
 // (flushCounts), however many writes of the batch change them.
 type batchIndex struct {
 	*boltIndex
-	entries *bolt.Bucket
+	entries kvWriter
 	counts  map[string]int64
 }
 
@@ -343,7 +342,7 @@ func (b *batchTx) index(bi *boltIndex) (*batchIndex, error) {
 	if ix := b.open[string(bi.id)]; ix != nil {
 		return ix, nil
 	}
-	e := b.tx.Bucket(boltTermsBucket).Bucket(bi.id)
+	e := b.r.writer(termsTag(bi.id), b.tx.Bucket(boltTermsBucket).Bucket(bi.id), b.group)
 	if e == nil {
 		return nil, b.s.gate.MarkDamaged(fmt.Errorf("%w: %s: index %s has lost its entries bucket", ErrCorrupt, b.s.path, bi.Index))
 	}
@@ -773,7 +772,7 @@ func (s *BoltStore) checkIndexes(ctx context.Context, tx *bolt.Tx, max int) ([]s
 				continue // not built yet
 			}
 			for _, t := range storedTerms(ix.Index, v[recordHeaderLen:]) {
-				if !hasKey(ix.entries, entryKey(t, account)) {
+				if !hasKey(rawBucket{ix.entries}, entryKey(t, account)) {
 					report("index %s: account %q has no entry for term %q", ix.Index, account, t)
 				}
 			}

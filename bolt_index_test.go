@@ -183,8 +183,8 @@ func TestBolt_Index_SameAnswers(t *testing.T) {
 		require.NoError(t, indexed.Check(context.Background()), "Check after round %d", round)
 	}
 	// The index answers: a view of the indexed store has them, complete.
-	require.NoError(t, indexed.view("test", func(tx *bolt.Tx) error {
-		v := &boltView{s: indexed, tx: tx, txID: uint64(tx.ID()), table: indexed.indexes.Load(), props: tx.Bucket(boltPropsBucket)}
+	require.NoError(t, indexed.read("test", func(kv *kvRead) error {
+		v := &boltView{s: indexed, kv: kv, txID: uint64(kv.tx.ID()), table: indexed.indexes.Load(), props: kv.props()}
 		assert.True(t, v.Indexed(Index{"loc", "city"}))
 		assert.False(t, v.Indexed(Index{"loc", "nowhere"}))
 		return nil

@@ -111,12 +111,15 @@ func TestBolt_BackupDoesNotHoldUpWrites(t *testing.T) {
 
 // TestBolt_StuckWriteAnswers: with a map too small to hold the file's growth
 // (WithMmapSize(0): bbolt's own sizing), a commit that must replace the map
-// waits for a stalled Backup. A writer whose deadline passes meanwhile gets
+// waits for a stalled Backup. Without the write-ahead log every write is
+// such a commit (with it, the applier's commit is, and while it waits for
+// the map every new transaction waits too, the committer's included): a
+// writer whose deadline passes meanwhile gets
 // ErrOutcomeUnknown in bounded time, not a context error (the write does
 // land, once the Backup ends).
 func TestBolt_StuckWriteAnswers(t *testing.T) {
 	ctx := context.Background()
-	s := openBolt(t, filepath.Join(t.TempDir(), "props.db"), userprops.WithMmapSize(0))
+	s := openBolt(t, filepath.Join(t.TempDir(), "props.db"), userprops.WithMmapSize(0), userprops.WithWriteAheadLog(false))
 	seed(t, s, 10)
 	w, backupDone := stalledBackup(s)
 

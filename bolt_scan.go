@@ -6,8 +6,6 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
-
-	bolt "go.etcd.io/bbolt"
 )
 
 var _ Scanner = (*BoltStore)(nil)
@@ -27,8 +25,8 @@ func (s *BoltStore) ForEach(ctx context.Context, fn func(Property) error) error 
 	if err := s.gate.Ready(ctx); err != nil {
 		return err
 	}
-	return s.view("export", func(tx *bolt.Tx) error {
-		m, err := s.newLengthMerge(ctx, tx.Bucket(boltPropsBucket))
+	return s.read("export", func(kv *kvRead) error {
+		m, err := s.newLengthMerge(ctx, kv.props())
 		if err != nil {
 			return err
 		}
@@ -57,7 +55,7 @@ func (s *BoltStore) ForEach(ctx context.Context, fn func(Property) error) error 
 // one length, at its current record.
 type lengthRun struct {
 	s            *BoltStore
-	c            *bolt.Cursor
+	c            kvCursor
 	prefixLen    int // bytes of the uvarint length prefix
 	idLen        int
 	k, v         []byte
@@ -102,7 +100,7 @@ func (m *lengthMerge) Pop() any {
 }
 
 // newLengthMerge opens a run for every account ID length that b holds.
-func (s *BoltStore) newLengthMerge(ctx context.Context, b *bolt.Bucket) (*lengthMerge, error) {
+func (s *BoltStore) newLengthMerge(ctx context.Context, b kvBucket) (*lengthMerge, error) {
 	m := &lengthMerge{}
 	var prefix [binary.MaxVarintLen64]byte
 	probe := b.Cursor()

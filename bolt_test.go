@@ -204,12 +204,12 @@ func TestBolt_FormatVersion(t *testing.T) {
 		}))
 		return f
 	}
-	assert.Equal(t, uint32(4), readFormat(), "format of a new store")
+	assert.Equal(t, uint32(5), readFormat(), "format of a new store")
 
 	db, err := bolt.Open(path, 0o600, nil)
 	require.NoError(t, err)
 	require.NoError(t, db.Update(func(tx *bolt.Tx) error {
-		return tx.Bucket([]byte("meta")).Put([]byte("format"), binary.BigEndian.AppendUint32(nil, 5))
+		return tx.Bucket([]byte("meta")).Put([]byte("format"), binary.BigEndian.AppendUint32(nil, 6))
 	}))
 	require.NoError(t, db.Close())
 	before, err := os.ReadFile(path)
@@ -220,7 +220,7 @@ func TestBolt_FormatVersion(t *testing.T) {
 	after, err := os.ReadFile(path)
 	require.NoError(t, err)
 	assert.True(t, bytes.Equal(before, after), "OpenBolt changed a file of a newer format")
-	assert.Equal(t, uint32(5), readFormat())
+	assert.Equal(t, uint32(6), readFormat())
 }
 
 func TestBolt_Path(t *testing.T) {

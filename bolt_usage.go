@@ -66,7 +66,7 @@ func decodeUsage(prefix, rec []byte) (Usage, error) {
 
 // readUsage returns the usage of the account whose prefix is prefix, zero if
 // it has no record; a damaged record marks the store damaged.
-func (s *BoltStore) readUsage(b *bolt.Bucket, prefix []byte) (Usage, error) {
+func (s *BoltStore) readUsage(b kvBucket, prefix []byte) (Usage, error) {
 	rec := b.Get(prefix)
 	if rec == nil {
 		return Usage{}, nil
@@ -80,7 +80,7 @@ func (s *BoltStore) readUsage(b *bolt.Bucket, prefix []byte) (Usage, error) {
 
 // writeUsage records u as the usage of the account whose prefix is prefix;
 // an account with no properties has no record.
-func writeUsage(b *bolt.Bucket, prefix []byte, u Usage) error {
+func writeUsage(b kvWriter, prefix []byte, u Usage) error {
 	if u.Properties <= 0 {
 		return b.Delete(prefix)
 	}

@@ -44,6 +44,9 @@ const (
 	// writeDeleteAccount removes every property of one account
 	// (DeleteAccount).
 	writeDeleteAccount
+	// writeFlush writes everything the write-ahead log holds into the
+	// file (Backup); without the log it does nothing.
+	writeFlush
 )
 
 // boltWrite is one change waiting for the committer.
@@ -155,13 +158,32 @@ func (s *BoltStore) write(ctx context.Context, w *boltWrite) error {
 func (s *BoltStore) commitLoop() {
 	defer close(s.stopped)
 	batch := make([]*boltWrite, 0, boltMaxBatch)
+	var tick <-chan time.Time // with the log: when to look for a layer to flush
+	if s.walState != nil {
+		t := time.NewTicker(walFlushAge / 4)
+		defer t.Stop()
+		tick = t.C
+	}
 	for {
+		if w := s.walState; w != nil {
+			for w.applying && w.pending >= walMaxPending {
+				_ = s.applied(<-w.applied) // the overlay is full: wait for the file
+			}
+		}
 		select {
 		case w := <-s.queue:
 			batch = append(batch[:0], w)
+		case err := <-s.appliedChan():
+			_ = s.applied(err)
+			s.maybeFreeze(time.Now())
+			continue
+		case now := <-tick:
+			s.maybeFreeze(now)
+			continue
 		case <-s.stop:
 			// Close holds the lifecycle lock: no writer is in flight
 			// and the queue is empty.
+			s.closeLog()
 			return
 		}
 	drain:
@@ -178,11 +200,13 @@ func (s *BoltStore) commitLoop() {
 	}
 }
 
-// commit applies batch in one transaction, in queue order, and answers every
+// commit makes the writes of batch, in queue order, and answers every
 // write. A write that fails on its own (a Delete of a missing property)
-// fails alone; if bbolt fails, the transaction is rolled back and every write
-// of the batch fails with its error (wrapping ErrCorrupt if bbolt met
-// damage).
+// fails alone; if bbolt or the log fails, every write of the transaction
+// or group fails with its error (wrapping ErrCorrupt if bbolt met damage).
+// Without the log the batch is one transaction; with it, each run of
+// writes the log holds is one group (commitLogged), and each run of
+// administrative writes one transaction after a flush.
 func (s *BoltStore) commit(batch []*boltWrite) {
 	live := slices.DeleteFunc(batch, func(w *boltWrite) bool {
 		return !w.state.CompareAndSwap(writePending, writeTaken)
@@ -193,29 +217,72 @@ func (s *BoltStore) commit(batch []*boltWrite) {
 	if s.commitTrace != nil {
 		s.commitTrace(live)
 	}
-	now := s.gate.Now().UnixNano()
+	for len(live) > 0 {
+		class := live[0].class()
+		n := 1
+		for n < len(live) && live[n].class() == class {
+			n++
+		}
+		run := live[:n]
+		live = live[n:]
+		switch {
+		case class == classFlush:
+			var err error
+			if s.walState != nil {
+				err = s.flush()
+			}
+			answer(run, err)
+		case s.walState == nil:
+			s.commitTx(run)
+		case class == classLogged:
+			s.commitLogged(run)
+		default:
+			if err := s.flush(); err != nil {
+				answer(run, err)
+			} else {
+				s.commitTx(run)
+			}
+		}
+	}
+}
+
+// The classes of writes, as the committer makes them with the log.
+const (
+	// classLogged are the writes of Set, SetIf, Delete, DeleteIf and
+	// DeleteAccount, which the log holds.
+	classLogged = iota
+	// classAdmin are those that change indexes or restore properties:
+	// with the log, the committer writes everything pending into the
+	// file first, and then commits them to the file directly.
+	classAdmin
+	// classFlush is writeFlush.
+	classFlush
+)
+
+func (w *boltWrite) class() int {
+	switch w.kind {
+	case writeSet, writeDelete, writeDeleteAccount:
+		return classLogged
+	case writeFlush:
+		return classFlush
+	}
+	return classAdmin
+}
+
+// commitTx makes the writes of live in one bbolt transaction and answers
+// every write.
+func (s *BoltStore) commitTx(live []*boltWrite) {
 	var b *batchTx
 	err := s.update("commit", func(tx *bolt.Tx) error {
 		s.db.AllocSize = growthStep(tx.Size())
-		b = &batchTx{s: s, tx: tx, props: tx.Bucket(boltPropsBucket), usage: tx.Bucket(boltUsageBucket),
-			history: tx.Bucket(boltHistoryBucket), now: now, tab: s.indexes.Load()}
 		var err error
-		if b.rev, err = s.readRevisions(tx); err != nil {
+		if b, err = s.newBatch(&kvRead{tx: tx}, nil); err != nil {
 			return err
 		}
-		b.start = b.rev
 		// The history grows at its end only: full pages, as for keys
 		// that arrive in order.
-		b.history.FillPercent = 1
-		for _, w := range live {
-			if w.status, w.err, err = w.apply(b); err != nil {
-				return err
-			}
-		}
-		if err := b.flushCounts(); err != nil {
-			return err
-		}
-		return b.flushRevisions()
+		b.history.(rawBucket).FillPercent = 1
+		return b.applyAll(live)
 	})
 	if err == nil && b.tab != s.indexes.Load() {
 		// Only now that the batch is committed: a Find that loads the
@@ -226,12 +293,40 @@ func (s *BoltStore) commit(batch []*boltWrite) {
 	if err == nil && b.rev != b.start {
 		s.signal.Notify() // the changes are committed and readable
 	}
-	for _, w := range live {
-		if err != nil {
-			w.status, w.err = 0, err
-		}
-		close(w.done)
+	answer(live, err)
+}
+
+// newBatch returns the batch of r: the transaction of a commit, with group
+// nil, or with the log, the read the group is made in.
+func (s *BoltStore) newBatch(r *kvRead, group *ovTree) (*batchTx, error) {
+	tx := r.tx
+	b := &batchTx{s: s, r: r, tx: tx, group: group, now: s.gate.Now().UnixNano(), tab: s.indexes.Load(),
+		meta:    r.writer(tagMeta, tx.Bucket(boltMetaBucket), group),
+		props:   r.writer(tagProps, tx.Bucket(boltPropsBucket), group),
+		usage:   r.writer(tagUsage, tx.Bucket(boltUsageBucket), group),
+		history: r.writer(tagHistory, tx.Bucket(boltHistoryBucket), group),
 	}
+	var err error
+	if b.rev, err = s.readRevisions(b.meta); err != nil {
+		return nil, err
+	}
+	b.start = b.rev
+	return b, nil
+}
+
+// applyAll applies every write of live in b, then the count changes and
+// the revision record. A non-nil error must roll b back.
+func (b *batchTx) applyAll(live []*boltWrite) error {
+	for _, w := range live {
+		var err error
+		if w.status, w.err, err = w.apply(b); err != nil {
+			return err
+		}
+	}
+	if err := b.flushCounts(); err != nil {
+		return err
+	}
+	return b.flushRevisions()
 }
 
 // growthStep is how much a commit that must grow the file adds beyond what
@@ -248,14 +343,20 @@ func growthStep(size int64) int {
 // that stamps its records, the store (for its Gate and messages), the
 // indexes as the writes of the batch so far leave them, and the revisions
 // as the transaction began and as its writes so far leave them.
+//
+// Without the log, tx is the transaction and the buckets are bbolt's; with
+// it, tx is a read transaction, the buckets write into group, and the
+// writes of the batch are all of kinds the log holds (classLogged).
 type batchTx struct {
-	s                     *BoltStore
-	tx                    *bolt.Tx
-	props, usage, history *bolt.Bucket
-	now                   int64
-	tab                   *indexTable
-	open                  map[string]*batchIndex // the indexes written, by id
-	start, rev            revisions
+	s                           *BoltStore
+	r                           *kvRead
+	tx                          *bolt.Tx
+	group                       *ovTree
+	meta, props, usage, history kvWriter
+	now                         int64
+	tab                         *indexTable
+	open                        map[string]*batchIndex // the indexes written, by id
+	start, rev                  revisions
 }
 
 // apply performs w in the transaction b. It returns w's own answer, and a

@@ -26,7 +26,6 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	bolt "go.etcd.io/bbolt"
 )
 
 const (
@@ -77,6 +76,26 @@ const crashWriters, crashKeys = 8, 5
 // from revision 0 replays the whole file.
 var crashHistory = WithHistory(1<<30, 0)
 
+// crashLogEnv, set to "on" or "off", makes the crash tests' stores keep a
+// write-ahead log or not, in the test and in its children.
+const crashLogEnv = "USERPROPS_TEST_LOG"
+
+// crashOptions are the options of the crash tests' stores.
+func crashOptions() []Option {
+	return []Option{crashHistory, WithWriteAheadLog(os.Getenv(crashLogEnv) != "off")}
+}
+
+// bothLogs runs test as two subtests, with and without the write-ahead
+// log (crashLogEnv).
+func bothLogs(t *testing.T, test func(t *testing.T)) {
+	for _, log := range []string{"on", "off"} {
+		t.Run("log "+log, func(t *testing.T) {
+			t.Setenv(crashLogEnv, log)
+			test(t)
+		})
+	}
+}
+
 // crashOp is operation i of writer g in round r: a Set, or every sixth time
 // a Delete, on one of the writer's keys of that round.
 func crashOp(round, g, i int) (account, key string, value []byte, del bool) {
@@ -87,7 +106,7 @@ func crashOp(round, g, i int) (account, key string, value []byte, del bool) {
 // crashChild writes as fast as it can from crashWriters goroutines and
 // prints "g i" once operation i of writer g has returned, until it is killed.
 func crashChild(path string, round int) error {
-	s, err := OpenBolt(path, crashHistory)
+	s, err := OpenBolt(path, crashOptions()...)
 	if err != nil {
 		return err
 	}
@@ -144,6 +163,10 @@ func TestBolt_KillNine(t *testing.T) {
 	if testing.Short() {
 		t.Skip("kills child processes for several seconds")
 	}
+	bothLogs(t, testKillNine)
+}
+
+func testKillNine(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "crash.db")
 	const rounds = 40
 	acked := map[[2]int]int{} // (round, writer) → operations acknowledged
@@ -208,7 +231,7 @@ func killAfterAck(t *testing.T, mode, path, arg string, delay time.Duration, onL
 // properties the file holds.
 func verifyCrash(t *testing.T, path string, lastRound int, acked map[[2]int]int) {
 	t.Helper()
-	s, err := OpenBolt(path, crashHistory)
+	s, err := OpenBolt(path, crashOptions()...)
 	require.NoError(t, err, "reopening after round %d", lastRound)
 	defer s.Close()
 	ctx := context.Background()
@@ -242,8 +265,8 @@ func verifyCrash(t *testing.T, path string, lastRound int, acked map[[2]int]int)
 func requireReplay(t *testing.T, s *BoltStore, round int) {
 	t.Helper()
 	var head uint64
-	require.NoError(t, s.view("test", func(tx *bolt.Tx) error {
-		r, err := s.readRevisions(tx)
+	require.NoError(t, s.read("test", func(kv *kvRead) error {
+		r, err := s.readRevisions(kv.meta())
 		head = r.head
 		return err
 	}))
@@ -306,7 +329,7 @@ func equalState(a, b map[string]Property) bool {
 // it starts the transaction) show up as write(2) calls in a system call
 // trace, between the pwrite64 and fdatasync calls of bbolt's commits.
 func traceChild(path string) error {
-	s, err := OpenBolt(path)
+	s, err := OpenBolt(path, crashOptions()...)
 	if err != nil {
 		return err
 	}
@@ -355,9 +378,39 @@ type ackCheck struct {
 	violations           []string
 }
 
-// ackState follows one write from the line announcing its commit: has a
-// meta page been written since, and synced after that?
+// ackState follows one write from the line announcing its commit: has the
+// commit's last write (a meta page, or a log record) been made since, and
+// synced after that?
 type ackState struct{ metaWritten, synced bool }
+
+// ackRule says which writes make a commit durable once synced: a pwrite64
+// at offset (see lastWrite) to a file at a path file accepts; what names it
+// in the messages.
+type ackRule struct {
+	file      func(path string) bool
+	lastWrite func(offset int) bool
+	what      string
+}
+
+// bboltRule: bbolt's commit ends with one of its two meta pages, at offset
+// 0 or one page in, of the store file.
+func bboltRule(dbPath string, pageSize int) ackRule {
+	return ackRule{
+		file:      func(path string) bool { return path == dbPath },
+		lastWrite: func(off int) bool { return off == 0 || off == pageSize },
+		what:      "meta page",
+	}
+}
+
+// logRule: with the write-ahead log, a commit is the record of its group,
+// written to a segment file in the log's directory.
+func logRule(dbPath string) ackRule {
+	return ackRule{
+		file:      func(path string) bool { return strings.HasPrefix(path, dbPath+".wal/") },
+		lastWrite: func(int) bool { return true },
+		what:      "log record",
+	}
+}
 
 // checkAcksAfterSync reads an "strace -f" log and checks that every write
 // was acknowledged only after its commit's meta page was written (pwrite64 at
@@ -365,10 +418,16 @@ type ackState struct{ metaWritten, synced bool }
 // (fdatasync returned 0 on the store file): in the log, between the
 // committer's "commit" line naming the write and the write's "ack" line.
 func checkAcksAfterSync(log io.Reader, dbPath string, pageSize int) (ackCheck, error) {
+	return checkAcks(log, bboltRule(dbPath, pageSize))
+}
+
+// checkAcks is checkAcksAfterSync with the rule of what makes a commit
+// durable.
+func checkAcks(log io.Reader, rule ackRule) (ackCheck, error) {
 	var res ackCheck
 	type call struct{ name, args string }
 	unfinished := map[string]call{} // pid → call awaiting its "resumed" line
-	dbFD := ""
+	fds := map[string]bool{}        // the descriptors of the files rule names
 	ids := map[string]*ackState{}
 	var open []*ackState // commit announced, not yet synced
 
@@ -376,20 +435,24 @@ func checkAcksAfterSync(log io.Reader, dbPath string, pageSize int) (ackCheck, e
 		switch c.name {
 		case "openat":
 			m := straceOpen.FindStringSubmatch(c.args)
-			if m != nil && m[1] == dbPath && strings.Contains(m[2], "O_RDWR") && ret != "-1" {
-				dbFD = ret
+			if m != nil && rule.file(m[1]) && strings.Contains(m[2], "O_RDWR") && ret != "-1" {
+				fds[ret] = true
+			}
+		case "close":
+			if ret == "0" {
+				delete(fds, strings.TrimSpace(c.args))
 			}
 		case "pwrite64":
 			m := stracePwrite.FindStringSubmatch(c.args)
-			if m != nil && m[1] == dbFD && ret != "-1" {
-				if off, _ := strconv.Atoi(m[3]); off == 0 || off == pageSize {
+			if m != nil && fds[m[1]] && ret != "-1" {
+				if off, _ := strconv.Atoi(m[3]); rule.lastWrite(off) {
 					for _, s := range open {
 						s.metaWritten = true
 					}
 				}
 			}
 		case "fdatasync", "fsync":
-			if strings.TrimSpace(c.args) == dbFD && ret == "0" {
+			if fds[strings.TrimSpace(c.args)] && ret == "0" {
 				res.syncs++
 				for _, s := range open {
 					s.synced = s.synced || s.metaWritten
@@ -418,9 +481,9 @@ func checkAcksAfterSync(log io.Reader, dbPath string, pageSize int) (ackCheck, e
 			case s == nil:
 				res.violations = append(res.violations, f[1]+": acknowledged before its commit began")
 			case !s.metaWritten:
-				res.violations = append(res.violations, f[1]+": acknowledged before its commit wrote a meta page")
+				res.violations = append(res.violations, f[1]+": acknowledged before its commit wrote a "+rule.what)
 			case !s.synced:
-				res.violations = append(res.violations, f[1]+": acknowledged before the meta page was synced")
+				res.violations = append(res.violations, f[1]+": acknowledged before the "+rule.what+" was synced")
 			}
 		}
 	}
@@ -484,6 +547,10 @@ func TestBolt_AckAfterSync(t *testing.T) {
 	if testing.Short() {
 		t.Skip("traces a child process")
 	}
+	bothLogs(t, testAckAfterSync)
+}
+
+func testAckAfterSync(t *testing.T) {
 	strace, err := exec.LookPath("strace")
 	if err != nil {
 		t.Skip("strace is not installed (.ci/run installs it)")
@@ -492,7 +559,7 @@ func TestBolt_AckAfterSync(t *testing.T) {
 	db, log := filepath.Join(dir, "trace.db"), filepath.Join(dir, "strace.log")
 	child := startChild(t, os.Args[0], "trace", db, "")
 	cmd := exec.Command(strace, append([]string{"-f", "-qq", "-e", "signal=none", "-s", "256",
-		"-e", "trace=openat,write,pwrite64,fdatasync,fsync", "-o", log}, child.Args...)...)
+		"-e", "trace=openat,close,write,pwrite64,fdatasync,fsync", "-o", log}, child.Args...)...)
 	cmd.Env = child.Env
 	out, err := cmd.CombinedOutput()
 	if err != nil && strings.Contains(string(out), "ptrace") {
@@ -503,12 +570,16 @@ func TestBolt_AckAfterSync(t *testing.T) {
 	f, err := os.Open(log)
 	require.NoError(t, err)
 	defer f.Close()
-	res, err := checkAcksAfterSync(f, db, os.Getpagesize())
+	rule, syncsPerCommit := bboltRule(db, os.Getpagesize()), 2 // bbolt syncs twice a commit
+	if os.Getenv(crashLogEnv) != "off" {
+		rule, syncsPerCommit = logRule(db), 1
+	}
+	res, err := checkAcks(f, rule)
 	require.NoError(t, err)
 	assert.Equal(t, 6*40, res.acks, "acknowledgements seen in the trace")
 	assert.Positive(t, res.commits)
-	assert.GreaterOrEqual(t, res.syncs, 2*res.commits, "bbolt syncs twice a commit")
+	assert.GreaterOrEqual(t, res.syncs, syncsPerCommit*res.commits, "syncs of the %s's file", rule.what)
 	assert.Empty(t, res.violations[:min(10, len(res.violations))], "%d violations; the first ten", len(res.violations))
-	t.Logf("%d acknowledged writes, %d commits, %d fdatasyncs: every acknowledgement came after its commit's meta page was synced",
-		res.acks, res.commits, res.syncs)
+	t.Logf("%d acknowledged writes, %d commits, %d fdatasyncs: every acknowledgement came after its commit's %s was synced",
+		res.acks, res.commits, res.syncs, rule.what)
 }

@@ -23,7 +23,7 @@ import (
 func fsizeChild(path string) error {
 	signal.Ignore(syscall.SIGXFSZ) // so that writes past the limit fail with EFBIG
 	ctx := context.Background()
-	s, err := OpenBolt(path)
+	s, err := OpenBolt(path, crashOptions()...)
 	if err != nil {
 		return err
 	}
@@ -95,7 +95,9 @@ func fsizeChild(path string) error {
 	return nil
 }
 
-func TestBolt_FileSizeLimit(t *testing.T) {
+func TestBolt_FileSizeLimit(t *testing.T) { bothLogs(t, testFileSizeLimit) }
+
+func testFileSizeLimit(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "full.db")
 	cmd := startChild(t, os.Args[0], "fsize", path, "")
 	out, err := cmd.CombinedOutput()
@@ -105,7 +107,7 @@ func TestBolt_FileSizeLimit(t *testing.T) {
 	assert.Contains(t, string(out), path, "the error names the file")
 	t.Logf("%s", out)
 
-	s, err := OpenBolt(path)
+	s, err := OpenBolt(path, crashOptions()...)
 	require.NoError(t, err)
 	defer s.Close()
 	require.NoError(t, s.Check(context.Background()))

@@ -17,8 +17,15 @@ func TestMemory(t *testing.T) {
 }
 
 func TestBolt(t *testing.T) {
+	t.Run("without log", func(t *testing.T) { runBolt(t, userprops.WithWriteAheadLog(false)) })
+	t.Run("with log", func(t *testing.T) { runBolt(t, userprops.WithWriteAheadLog(true)) })
+}
+
+// runBolt runs the conformance suite on bolt stores opened with base
+// before the suite's options.
+func runBolt(t *testing.T, base ...userprops.Option) {
 	openAt := func(t *testing.T, path string, opts ...userprops.Option) userprops.Store {
-		s, err := userprops.OpenBolt(path, opts...)
+		s, err := userprops.OpenBolt(path, append(base[:len(base):len(base)], opts...)...)
 		require.NoError(t, err)
 		return s
 	}
