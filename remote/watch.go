@@ -161,10 +161,9 @@ func (w *watch) stream(ctx context.Context, yield func(userprops.Change, error) 
 	idle := time.AfterFunc(watchIdle, cancel)
 	defer idle.Stop()
 
-	events := newEventReader(body)
+	events := newEventReader(idleReader{body, idle})
 	for {
 		ev, err := events.next()
-		idle.Reset(watchIdle)
 		if err != nil {
 			return progressed, w.ended(ctx, err, !errors.Is(err, errMalformedStream))
 		}
@@ -220,6 +219,22 @@ func (w *watch) learnPosition(id string) error {
 	}
 	w.after, w.learnt = rev, true
 	return nil
+}
+
+// idleReader reads r, and resets idle at every read that brings a byte:
+// the heartbeats, comments that the events never show, keep the
+// connection.
+type idleReader struct {
+	r    io.Reader
+	idle *time.Timer
+}
+
+func (ir idleReader) Read(p []byte) (int, error) {
+	n, err := ir.r.Read(p)
+	if n > 0 {
+		ir.idle.Reset(watchIdle)
+	}
+	return n, err
 }
 
 // ended tells what a failed connection or read means: the context's end,
