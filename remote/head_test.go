@@ -14,6 +14,7 @@ import (
 
 	"github.com/userprops/userprops"
 	"github.com/userprops/userprops/internal/wire"
+	"github.com/userprops/userprops/remote"
 )
 
 // TestRemote_WatchFromNowResumes: a watch from now whose stream is cut
@@ -153,6 +154,11 @@ func TestRemote_HeadRevision(t *testing.T) {
 	hidden := struct{ userprops.Store }{userprops.NewMemory()}
 	_, err = open(t, serve(t, hidden).srv.URL).HeadRevision(ctx)
 	assert.ErrorIs(t, err, errors.ErrUnsupported, "a store without HeadRevision: 501")
+	assert.ErrorContains(t, err, "the server's store does not tell its latest revision")
+	assert.NotContains(t, err.Error(), "Jira Cloud")
+	var se *remote.StatusError
+	require.ErrorAs(t, err, &se)
+	assert.Equal(t, http.StatusNotImplemented, se.StatusCode)
 
 	jira := open(t, serveCounted(t, jiraCloud(t)).srv.URL)
 	_, err = jira.HeadRevision(ctx)

@@ -191,6 +191,11 @@ func (s *Store) HeadRevision(ctx context.Context) (uint64, error) {
 		return 0, err
 	}
 	r, err := s.do(ctx, &call{method: http.MethodGet, path: wire.RevisionPath, limit: 1 << 10, userpropsOnly: "HeadRevision"})
+	if se, ok := errors.AsType[*StatusError](err); ok && se.StatusCode == http.StatusNotImplemented && se.Message != "" {
+		// A userprops server whose store does not tell its head: not
+		// Jira Cloud, as the error of a route it lacks would say.
+		se.err = fmt.Errorf("%w: the server's store does not tell its latest revision", errors.ErrUnsupported)
+	}
 	if err != nil {
 		return 0, err
 	}
