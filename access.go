@@ -24,14 +24,21 @@ type Actor struct {
 //     error wrapping ErrForbidden before any ErrUserNotFound or ErrNotFound,
 //     so that nobody learns which accounts or properties exist;
 //   - every authenticated actor may Find, across all accounts, as Jira lets
-//     every user search users.
+//     every user search users;
+//   - every authenticated actor may ask the store's HeadRevision.
+//
+// The view is a HeadRevisioner exactly when s is.
 //
 // A missing or invalid account ID is reported (ErrAccountIDMissing,
 // ErrInvalidAccountID) before the permission check, as Jira answers 400 for a
 // missing accountId. Closing the view makes its own later calls return
 // ErrClosed and leaves s open. The view is as safe for concurrent use as s.
 func ForActor(s Store, a Actor) Store {
-	return &actorStore{store: s, actor: a}
+	v := &actorStore{store: s, actor: a}
+	if h, ok := s.(HeadRevisioner); ok {
+		return &actorHeadStore{actorStore: v, head: h}
+	}
+	return v
 }
 
 type actorStore struct {
@@ -146,4 +153,25 @@ func (v *actorStore) Watch(ctx context.Context, accountID string, after uint64) 
 func (v *actorStore) Close() error {
 	v.closed.Store(true)
 	return nil
+}
+
+// actorHeadStore is the view of a store that is a HeadRevisioner.
+type actorHeadStore struct {
+	*actorStore
+	head HeadRevisioner
+}
+
+// HeadRevision is allowed to every authenticated actor: every one may
+// watch its own account, and such a watch starts from a store-wide
+// revision, which the change feed announces to it anyway. The head tells
+// only how many changes the store has made, as the revisions of the
+// actor's own writes do.
+func (v *actorHeadStore) HeadRevision(ctx context.Context) (uint64, error) {
+	switch {
+	case v.closed.Load():
+		return 0, ErrClosed
+	case v.actor.AccountID == "":
+		return 0, ErrUnauthorized
+	}
+	return v.head.HeadRevision(ctx)
 }

@@ -62,7 +62,9 @@
 // is still at the revision a caller read, so concurrent editors never
 // silently overwrite each other (ErrRevisionMismatch), and Watch delivers
 // every change after a revision, from the history the store keeps
-// (WithHistory) and then live, without ever holding up a writer.
+// (WithHistory) and then live, without ever holding up a writer. A store
+// that is a HeadRevisioner tells its latest revision, so that a watch can
+// start exactly where a read of the properties stood.
 //
 // # Options
 //

@@ -43,6 +43,19 @@ const streamStallTimeout = time.Minute
 // for a history that no longer holds the changes, 410, the oldest
 // revision it holds as "oldest"), and ends the stream (wire.ChangeError).
 // An idle stream sends a comment every 15 seconds.
+//
+// A stream from now (neither Last-Event-ID nor after) starts, when the
+// store is a userprops.HeadRevisioner, with a block that holds only the id
+// of the store's head revision ("id: <head>" and a blank line), and then
+// delivers exactly the changes after that head. An EventSource takes the
+// block's id as its last event ID and dispatches nothing (a block without
+// data is no event), so when the connection drops before the first change
+// it reconnects with Last-Event-ID the head, and the changes made while it
+// was away are not lost. With a store that does not tell its head (or
+// whose HeadRevision answers errors.ErrUnsupported), the stream announces
+// nothing and starts with the changes made from now on, as before: a
+// client that loses it before its first change does not know where it
+// was.
 func (s *server) changes(w http.ResponseWriter, r *http.Request) {
 	actor, ok := s.routeActor(w, r, http.MethodGet)
 	if !ok {
@@ -74,6 +87,19 @@ func (s *server) changes(w http.ResponseWriter, r *http.Request) {
 	} else if !actor.Admin {
 		writeError(w, http.StatusForbidden, "Only administrators may watch every account: give accountId.")
 		return
+	}
+	// A stream from now starts at the head it announces, so that the
+	// announcement and the stream agree exactly.
+	announce := false
+	if after == userprops.FromNow {
+		head, ok, err := s.headRevision(r.Context(), actor)
+		if err != nil {
+			s.fail(w, r, err, "")
+			return
+		}
+		if ok {
+			after, announce = head, true
+		}
 	}
 
 	ctx := r.Context()
@@ -115,6 +141,9 @@ func (s *server) changes(w http.ResponseWriter, r *http.Request) {
 		return out.Flush() == nil && rc.Flush() == nil
 	}
 	out.WriteString(": userprops change feed\n\n")
+	if announce {
+		out.WriteString("id: " + strconv.FormatUint(after, 10) + "\n\n")
+	}
 	if !flush() {
 		return
 	}

@@ -29,7 +29,10 @@
 // consistent copy of a store that implements Backuper, for administrators,
 // and DELETE /userprops/1/accounts/{accountId}/properties
 // (AccountPropertiesPath) erases an account's properties, for
-// administrators and the account itself.
+// administrators and the account itself. GET /userprops/1/changes
+// (ChangesPath) streams the changes as Server-Sent Events, and GET
+// /userprops/1/revision (RevisionPath) answers the store's latest revision,
+// {"revision":N}, for a store that is a userprops.HeadRevisioner.
 //
 // Every request but the avatar's is authenticated by an Authenticator and
 // runs through userprops.ForActor, so Jira's permission rules live in one
@@ -183,6 +186,7 @@ func New(store userprops.Store, auth Authenticator, opts ...Option) http.Handler
 	mux.HandleFunc(BackupPath, s.backup)
 	mux.HandleFunc(AccountPropertiesPath, s.deleteAccount)
 	mux.HandleFunc(ChangesPath, s.changes)
+	mux.HandleFunc(RevisionPath, s.revision)
 	mux.HandleFunc("/", notFound)
 	h := keepDotSegments(mux)
 	if s.limiter != nil {

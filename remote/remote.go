@@ -17,6 +17,7 @@
 //	SetIf         PUT    …/properties/{key}?accountId=A, If-Match: "R"   200/201, ETag: "R'" (revision 0: If-None-Match: *)
 //	DeleteIf      DELETE …/properties/{key}?accountId=A, If-Match: "R"   204 (revision 0: If-None-Match: *)
 //	Watch         GET    /userprops/1/changes?accountId=A&after=R        200 text/event-stream, Last-Event-ID to resume
+//	HeadRevision  GET    /userprops/1/revision                           200 {"revision":N}
 //
 // Get's Property.Revision is the ETag's revision; a 412 is
 // userprops.ErrRevisionMismatch.
@@ -122,7 +123,10 @@ type Store struct {
 	markClosed context.CancelFunc
 }
 
-var _ userprops.Store = (*Store)(nil)
+var (
+	_ userprops.Store          = (*Store)(nil)
+	_ userprops.HeadRevisioner = (*Store)(nil)
+)
 
 // Option configures a Store.
 type Option func(*Store)

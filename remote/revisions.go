@@ -2,6 +2,7 @@ package remote
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -9,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/userprops/userprops"
+	"github.com/userprops/userprops/internal/wire"
 )
 
 // revisionSupport is what the Store has learnt of whether its server keeps
@@ -171,4 +173,39 @@ func (s *Store) probeChanges(ctx context.Context, accountID string) error {
 func isEventStream(contentType string) bool {
 	mediaType, _, _ := strings.Cut(contentType, ";")
 	return strings.EqualFold(strings.TrimSpace(mediaType), "text/event-stream")
+}
+
+// HeadRevision implements userprops.HeadRevisioner with GET
+// /userprops/1/revision, a userprops server's own route: the latest
+// revision of the server's store. Against a server without the route (Jira
+// Cloud, an older userprops server: a 404, 405 or 501 that is not Jira's
+// unknown-user answer), or whose store does not tell its head (501), it
+// returns an error wrapping errors.ErrUnsupported; it learns nothing from
+// that of the server's revisions. It is a read: retried after a 429 or a
+// 503.
+func (s *Store) HeadRevision(ctx context.Context) (uint64, error) {
+	if err := s.gate.Ready(ctx); err != nil {
+		return 0, err
+	}
+	if err := s.knownRevisions("HeadRevision"); err != nil {
+		return 0, err
+	}
+	r, err := s.do(ctx, &call{method: http.MethodGet, path: wire.RevisionPath, limit: 1 << 10, userpropsOnly: "HeadRevision"})
+	if se, ok := errors.AsType[*StatusError](err); ok && se.StatusCode == http.StatusNotImplemented && se.Message != "" {
+		// A userprops server whose store does not tell its head: not
+		// Jira Cloud, as the error of a route it lacks would say.
+		se.err = fmt.Errorf("%w: the server's store does not tell its latest revision", errors.ErrUnsupported)
+	}
+	if err != nil {
+		return 0, err
+	}
+	if r.status != http.StatusOK {
+		return 0, r.unexpected()
+	}
+	var body wire.Revision
+	if err := json.Unmarshal(r.body, &body); err != nil {
+		return 0, r.malformed("not a revision", err)
+	}
+	s.learnRevisions(true, "")
+	return body.Revision, nil
 }

@@ -46,9 +46,15 @@ var watchIdle = 45 * time.Second
 // first), waiting a growing time with jitter between attempts (from 100
 // ms, capped as WithRetries caps), so no change is lost or repeated; a
 // change the server sends again at or below that revision is dropped. A
-// watch from FromNow whose connection drops before its first change cannot
-// know where it was, and delivers an error wrapping userprops.ErrCompacted
-// (read the properties again and watch anew) rather than miss changes.
+// watch from FromNow learns where it starts from the server: a stream from
+// now opens with a block holding only the id of the revision it streams
+// after (the store's head, see httpapi), which sets the stream's last event
+// ID as any id field does, so one whose connection drops before its first
+// change connects again with Last-Event-ID that revision.
+// Against a server that announces none (its store does not tell its head)
+// it cannot know where it was, and delivers an error wrapping
+// userprops.ErrCompacted (read the properties again and watch anew) rather
+// than miss changes.
 //
 // Errors end the watch: the server's answers before the stream (the
 // sentinels of every call: ErrUnauthorized, ErrForbidden, ErrUserNotFound,
@@ -82,6 +88,7 @@ type watch struct {
 	accountID string
 	after     uint64        // the last revision delivered, or the after asked for
 	delivered bool          // a change was delivered: after is its revision
+	learnt    bool          // after is the stream's last event ID, from a watch from now
 	connected bool          // the feed answered once: connect again with Last-Event-ID
 	retry     time.Duration // the stream's retry field, the least wait before connecting again
 }
@@ -102,7 +109,7 @@ func (w *watch) run(ctx context.Context, yield func(userprops.Change, error) boo
 			return err
 		case w.after == userprops.FromNow:
 			return fmt.Errorf("remote: Watch from now: %w: the connection to the server was lost before the first change (%v), "+
-				"so the changes made meanwhile are not known: read the properties again and watch anew",
+				"and the server announced no revision to resume from, so the changes made meanwhile are not known: read the properties again and watch anew",
 				userprops.ErrCompacted, drop.err)
 		}
 		if progressed {
@@ -154,10 +161,9 @@ func (w *watch) stream(ctx context.Context, yield func(userprops.Change, error) 
 	idle := time.AfterFunc(watchIdle, cancel)
 	defer idle.Stop()
 
-	events := newEventReader(body)
+	events := newEventReader(idleReader{body, idle})
 	for {
 		ev, err := events.next()
-		idle.Reset(watchIdle)
 		if err != nil {
 			return progressed, w.ended(ctx, err, !errors.Is(err, errMalformedStream))
 		}
@@ -169,7 +175,16 @@ func (w *watch) stream(ctx context.Context, yield func(userprops.Change, error) 
 		case "error":
 			return progressed, w.errorEvent(ev.data, asked)
 		default:
-			continue // not ours (a "message" without a type, say): ignored, as EventSource does
+			// A block with an id and no data (typ ""), as a stream from
+			// now opens with, or an event not ours (a "message" without
+			// a type, say), ignored as EventSource does but for its id.
+			if err := w.learnPosition(ev.id); err != nil {
+				return progressed, err
+			}
+			if asked == userprops.FromNow {
+				asked = w.after
+			}
+			continue
 		}
 		c, err := w.change(ev)
 		if err != nil {
@@ -183,6 +198,43 @@ func (w *watch) stream(ctx context.Context, yield func(userprops.Change, error) 
 		}
 		w.after, w.delivered, progressed = c.Revision, true, true
 	}
+}
+
+// learnPosition takes id, the stream's last event ID, as the position of
+// a watch from now until its first change, as an EventSource would send it
+// when it connects again: a userprops server starts a stream from now with
+// a block holding only the id of the head revision it streams after, so
+// that a watch from now that drops before its first change resumes from
+// there. A watch asked after a revision, or that delivered a change, keeps
+// its position: only a delivered change moves it. A last event ID that is
+// not a revision is a malformed stream; an empty one (an id field without
+// a value resets it) tells nothing, and leaves the position learnt.
+func (w *watch) learnPosition(id string) error {
+	if w.delivered || w.after != userprops.FromNow && !w.learnt || id == "" {
+		return nil
+	}
+	rev, err := strconv.ParseUint(id, 10, 64)
+	if err != nil || rev == userprops.FromNow {
+		return fmt.Errorf("%w: the stream starts after %q, which is not a revision", errMalformedStream, id)
+	}
+	w.after, w.learnt = rev, true
+	return nil
+}
+
+// idleReader reads r, and resets idle at every read that brings a byte:
+// the heartbeats, comments that the events never show, keep the
+// connection.
+type idleReader struct {
+	r    io.Reader
+	idle *time.Timer
+}
+
+func (ir idleReader) Read(p []byte) (int, error) {
+	n, err := ir.r.Read(p)
+	if n > 0 {
+		ir.idle.Reset(watchIdle)
+	}
+	return n, err
 }
 
 // ended tells what a failed connection or read means: the context's end,
@@ -275,9 +327,10 @@ func (s *Store) openChanges(ctx context.Context, accountID string, after uint64,
 // errMalformedStream is what a stream that breaks the feed's form wraps.
 var errMalformedStream = fmt.Errorf("%w: the change feed's stream is malformed", errUnexpected)
 
-// event is one dispatched Server-Sent Event.
+// event is one dispatched Server-Sent Event, or a block that set the last
+// event ID and dispatched nothing (typ "").
 type event struct {
-	typ   string // "message" when the event named none
+	typ   string // "message" when the event named none; "" for a block with an id and no data
 	data  []byte // the data lines joined with "\n"
 	id    string // the last event ID (it carries over events without one)
 	retry time.Duration
@@ -288,15 +341,24 @@ type event struct {
 // leading BOM is dropped; a line starting with ':' is a comment; "field:
 // value" drops one space after the colon, and a line without a colon is a
 // field with an empty value; data lines are joined with "\n"; id sets the
-// last event ID unless it holds a NUL; retry, all digits, the reconnection
-// time; a blank line dispatches the event, unless its data is empty; an
-// event cut off by the end of the stream is dropped. A line longer than
-// eventLineLimit, or an event with more data than eventDataLimit, is an
-// error wrapping errMalformedStream.
+// last event ID buffer unless it holds a NUL; retry, all digits, the
+// reconnection time; a blank line sets the last event ID from its buffer,
+// in every block, and dispatches the event, unless its data is empty; an
+// event cut off by the end of the stream is dropped, and its id with it. A
+// block with an id and no data dispatches nothing, as an EventSource does,
+// but next returns it (typ "", id the last event ID), since it tells where
+// the stream is: the change feed announces its start so. A line longer
+// than eventLineLimit, or an event with more data than eventDataLimit, is
+// an error wrapping errMalformedStream.
 type eventReader struct {
-	lines   *bufio.Scanner
-	first   bool
+	lines *bufio.Scanner
+	first bool
+	// lastID is the last event ID, as of the last blank line; idBuf the
+	// buffer that id fields set, which a blank line makes the last event
+	// ID; sawID that the block being read has an id field.
 	lastID  string
+	idBuf   string
+	sawID   bool
 	typ     string
 	data    []byte
 	retry   time.Duration
@@ -319,9 +381,17 @@ func (er *eventReader) next() (event, error) {
 			line, er.first = bytes.TrimPrefix(line, []byte("\xEF\xBB\xBF")), false
 		}
 		if len(line) == 0 {
+			er.lastID = er.idBuf
+			sawID := er.sawID
+			er.sawID = false
 			if !er.hasData {
 				er.typ, er.data = "", er.data[:0]
-				continue
+				if !sawID {
+					continue
+				}
+				ev := event{id: er.lastID, retry: er.retry}
+				er.retry = 0
+				return ev, nil
 			}
 			ev := event{typ: er.typ, data: bytes.TrimSuffix(er.data, []byte("\n")), id: er.lastID, retry: er.retry}
 			if ev.typ == "" {
@@ -349,7 +419,7 @@ func (er *eventReader) next() (event, error) {
 			er.hasData = true
 		case "id":
 			if bytes.IndexByte(value, 0) < 0 {
-				er.lastID = string(value)
+				er.idBuf, er.sawID = string(value), true
 			}
 		case "retry":
 			if n, err := strconv.ParseUint(string(value), 10, 32); err == nil && len(value) > 0 && value[0] != '+' {

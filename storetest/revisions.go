@@ -25,6 +25,7 @@ func (s suite) testRevisions(t *testing.T) {
 	t.Run("WatchCompacted", s.testWatchCompacted)
 	t.Run("WatchEnds", s.testWatchEnds)
 	t.Run("WatchReopen", s.testWatchReopen)
+	t.Run("HeadRevision", s.testHeadRevision)
 }
 
 // revisionOf returns the property's revision, 0 if it does not exist.
@@ -481,4 +482,165 @@ func (s suite) testWatchReopen(t *testing.T) {
 	assert.True(t, got[1].Deleted)
 	assert.Equal(t, "3", string(got[2].Value))
 	assert.Greater(t, got[2].Revision, got[1].Revision, "revisions go on increasing after a reopen")
+}
+
+// testHeadRevision: a store that tells its head (userprops.HeadRevisioner)
+// tells the revision of its latest change, 0 before any; while writers
+// write, every head is at least every revision acknowledged before it was
+// asked, a read started after it sees every change up to it, and a Watch
+// from it delivers exactly the changes after it, of the store or of one
+// account. A ForActor view tells it to every authenticated actor. Skipped
+// for a store that does not tell its head.
+func (s suite) testHeadRevision(t *testing.T) {
+	ctx := context.Background()
+	st := s.fresh(t)
+	hr, ok := st.(userprops.HeadRevisioner)
+	if !ok {
+		t.Skip("storetest: the store is not a userprops.HeadRevisioner")
+	}
+	h, err := hr.HeadRevision(ctx)
+	if errors.Is(err, errors.ErrUnsupported) {
+		t.Skipf("storetest: the store does not tell its head revision: %v", err)
+	}
+	require.NoError(t, err)
+	assert.Zero(t, h, "the head of a store with no change yet")
+	head := func() uint64 {
+		t.Helper()
+		h, err := hr.HeadRevision(ctx)
+		require.NoError(t, err)
+		return h
+	}
+
+	rev, err := st.SetIf(ctx, "a", "k", []byte(`1`), 0)
+	require.NoError(t, err)
+	assert.Equal(t, rev, head(), "the head is the latest change's revision")
+	require.NoError(t, st.Delete(ctx, "a", "k"))
+	h = head()
+	assert.Greater(t, h, rev, "a delete is a change")
+	got, err := collect(t, ctx, st, "a", rev, 1)
+	require.NoError(t, err)
+	assert.Equal(t, userprops.Change{AccountID: "a", Key: "k", Revision: h, Deleted: true}, got[0], "the head is the delete's revision")
+
+	rb, err := st.SetIf(ctx, "b", "k", []byte(`"b"`), 0)
+	require.NoError(t, err)
+	ra, err := st.SetIf(ctx, "a", "k2", []byte(`"a"`), 0)
+	require.NoError(t, err)
+	got, err = collect(t, ctx, st, "", h, 2)
+	require.NoError(t, err)
+	assert.Equal(t, []userprops.Change{
+		{AccountID: "b", Key: "k", Revision: rb, Value: []byte(`"b"`)},
+		{AccountID: "a", Key: "k2", Revision: ra, Value: []byte(`"a"`)},
+	}, got, "a watch from the head: the changes after it")
+	got, err = collect(t, ctx, st, "a", h, 1)
+	require.NoError(t, err)
+	assert.Equal(t, ra, got[0].Revision, "one account's, from the store's head")
+
+	// A watch from the head, before any later change, delivers the next.
+	h = head()
+	wctx, cancel := context.WithCancel(ctx)
+	next, stop := iterPull(st.Watch(wctx, "a", h))
+	rev, err = st.SetIf(ctx, "a", "k2", []byte(`2`), ra)
+	require.NoError(t, err)
+	c, err := next()
+	cancel()
+	stop()
+	require.NoError(t, err)
+	assert.Equal(t, rev, c.Revision, "the first change after the head, none before")
+
+	// While writers write.
+	const writers, each, heads = 4, 40, 8
+	var mu sync.Mutex
+	var acked uint64 // the latest revision acknowledged
+	from := head()
+	var wg sync.WaitGroup
+	for w := range writers {
+		wg.Go(func() {
+			key := fmt.Sprintf("w%d", w)
+			var rev uint64
+			for i := range each {
+				var err error
+				if rev, err = st.SetIf(ctx, "w", key, []byte(fmt.Sprint(i)), rev); !assert.NoError(t, err) {
+					return
+				}
+				mu.Lock()
+				acked = max(acked, rev)
+				mu.Unlock()
+			}
+		})
+	}
+	type taken struct {
+		head uint64
+		seen map[string]uint64 // each writer's key's revision, read after
+	}
+	var takes []taken
+	written := make(chan struct{})
+	go func() {
+		wg.Wait()
+		close(written)
+	}()
+	// Heads are taken until the writers are done, each kept if it differs
+	// from the last kept.
+takes:
+	for len(takes) < heads {
+		select {
+		case <-written:
+			break takes
+		default:
+		}
+		mu.Lock()
+		before := acked
+		mu.Unlock()
+		h := head()
+		assert.GreaterOrEqual(t, h, before, "the head is at least every revision acknowledged before it was asked")
+		if len(takes) > 0 && takes[len(takes)-1].head == h {
+			continue
+		}
+		tk := taken{head: h, seen: map[string]uint64{}}
+		for w := range writers {
+			key := fmt.Sprintf("w%d", w)
+			tk.seen[key] = revisionOf(t, st, "w", key)
+		}
+		takes = append(takes, tk)
+	}
+	<-written
+	all, err := collect(t, ctx, st, "", from, writers*each)
+	require.NoError(t, err)
+	require.Len(t, all, writers*each)
+	for _, tk := range takes {
+		var after []userprops.Change
+		latest := map[string]uint64{} // each key's latest change up to the head
+		for _, c := range all {
+			if c.Revision > tk.head {
+				after = append(after, c)
+			} else {
+				latest[c.Key] = c.Revision
+			}
+		}
+		for key, rev := range latest {
+			assert.GreaterOrEqual(t, tk.seen[key], rev, "head %d: a Get after it sees %s's change %d", tk.head, key, rev)
+		}
+		if len(after) == 0 {
+			continue
+		}
+		got, err := collect(t, ctx, st, "", tk.head, len(after))
+		require.NoError(t, err)
+		assert.Equal(t, after, got, "head %d: a watch from it delivers exactly the changes after it", tk.head)
+	}
+
+	// Through ForActor: every authenticated actor may ask.
+	view, ok := userprops.ForActor(st, userprops.Actor{AccountID: "a"}).(userprops.HeadRevisioner)
+	require.True(t, ok, "a ForActor view of a HeadRevisioner is one")
+	h, err = view.HeadRevision(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, head(), h)
+	_, err = userprops.ForActor(st, userprops.Actor{}).(userprops.HeadRevisioner).HeadRevision(ctx)
+	assert.ErrorIs(t, err, userprops.ErrUnauthorized)
+
+	done, cancel := context.WithCancel(ctx)
+	cancel()
+	_, err = hr.HeadRevision(done)
+	assert.ErrorIs(t, err, context.Canceled)
+	require.NoError(t, st.Close())
+	_, err = hr.HeadRevision(ctx)
+	assert.ErrorIs(t, err, userprops.ErrClosed)
 }

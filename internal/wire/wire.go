@@ -139,6 +139,18 @@ type Property struct {
 // userprops server's own: GET ChangesPath?accountId=A[&after=R].
 const ChangesPath = "/userprops/1/changes"
 
+// RevisionPath is the route of the store's latest revision, a userprops
+// server's own: GET RevisionPath answers a Revision.
+const RevisionPath = "/userprops/1/revision"
+
+// Revision is the answer of GET RevisionPath, {"revision":N}: the store's
+// head revision (userprops.HeadRevisioner). The change feed announces the
+// same at the start of a stream from now, as an event-stream block that
+// holds only "id: N".
+type Revision struct {
+	Revision uint64 `json:"revision"`
+}
+
 // Change is the data of a set or delete event of the change feed, one line
 // of JSON: {"accountId":…,"key":…,"revision":…,"value":…}, the value
 // compacted and absent for a delete.
