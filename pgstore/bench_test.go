@@ -248,7 +248,7 @@ func BenchmarkBuild(b *testing.B) {
 const setAccounts = 10_000
 
 // BenchmarkSet updates the location of random accounts among setAccounts,
-// from 1 and from 32 writers, each change moving the account to another
+// from 1, 4 and 32 writers, each change moving the account to another
 // city (and so changing its index entries):
 //
 //   - raw: one autocommit upsert in raw pgx, on a table with the primary
@@ -325,7 +325,7 @@ ON CONFLICT (account_id, key) DO UPDATE SET value = excluded.value, version = p.
 			return err
 		}})
 	}
-	for _, writers := range []int{1, 32} {
+	for _, writers := range []int{1, 4, 32} {
 		for _, v := range variants {
 			b.Run(fmt.Sprintf("writers=%d/%s", writers, v.name), func(b *testing.B) {
 				if writers == 1 {
