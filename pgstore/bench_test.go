@@ -90,7 +90,8 @@ func load(b *testing.B, dsn string, n int) {
 	}
 	_, err = conn.Exec(ctx, `INSERT INTO userprops_accounts SELECT account_id, count(*), sum(length(key) + length(value))
 FROM userprops_properties GROUP BY account_id;
-UPDATE userprops_revision SET revision = m.r, trimmed = m.r FROM (SELECT max(revision) AS r FROM userprops_properties) m`)
+SELECT setval('userprops_revisions', max(revision)) FROM userprops_properties;
+UPDATE userprops_trimmed SET trimmed = m.r FROM (SELECT max(revision) AS r FROM userprops_properties) m`)
 	if err != nil {
 		b.Fatal(err)
 	}

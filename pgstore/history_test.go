@@ -242,14 +242,16 @@ func TestPostgres_HistoryAge(t *testing.T) {
 func TestPostgres_Check_Revisions(t *testing.T) {
 	ctx := context.Background()
 	for _, tc := range []struct{ name, damage, want string }{
-		{"property above the counter", `UPDATE userprops_properties SET revision = 1000 WHERE key = 'k1'`, "property above the counter"},
-		{"counter behind", `UPDATE userprops_revision SET revision = 1, trimmed = 0`, "above the counter"},
+		{"property above the sequence", `UPDATE userprops_properties SET revision = 1000 WHERE key = 'k1'`, "property above the latest revision given"},
+		{"sequence behind", `SELECT setval('userprops_revisions', 1)`, "above the latest revision given"},
 		{"change missing", `DELETE FROM userprops_history WHERE key = 'k2'`, "property whose change the history lacks"},
 		{"value differs", `UPDATE userprops_history SET value = '9' WHERE key = 'k1'`, "property whose change the history lacks"},
 		{"delete not applied", `INSERT INTO userprops_history SELECT revision + 1, account_id, key, true, NULL, 0
-FROM userprops_history WHERE key = 'k2'; UPDATE userprops_revision SET revision = revision + 1`, "latest change in the history is another"},
+FROM userprops_history WHERE key = 'k2'; SELECT nextval('userprops_revisions')`, "latest change in the history is another"},
 		{"shared revision", `UPDATE userprops_properties SET revision = (SELECT revision FROM userprops_properties WHERE key = 'k1') WHERE key = 'k2'`, "sharing its revision"},
-		{"no counter", `DELETE FROM userprops_revision`, "has no row"},
+		{"no trimmed mark", `DELETE FROM userprops_trimmed`, "has no row"},
+		{"no sequence", `DROP SEQUENCE userprops_revisions`, "sequence (userprops_revisions) is missing"},
+		{"sequence caching", `ALTER SEQUENCE userprops_revisions CACHE 20`, "caches 20 values"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dsn := pgtest.Schema(t)

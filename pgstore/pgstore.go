@@ -144,6 +144,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"net"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -174,6 +175,11 @@ type Store struct {
 	channel  string           // of the notifications (channelName)
 	signal   userprops.Signal // wakes the watchers
 	listener *listener        // feeds signal from the channel
+	notifier *notifier        // notifies the channel of commits
+
+	revisionSpace uint32        // the sequence's OID, which keys the revision locks
+	safeMax       atomic.Uint64 // the highest safe revision found (see safe)
+	rechecking    atomic.Bool   // a recheckSoon is pending
 }
 
 var _ userprops.Store = (*Store)(nil)
@@ -215,11 +221,19 @@ func Open(ctx context.Context, dsn string, opts ...userprops.Option) (*Store, er
 		return nil, s.wrap(ctx, "opening", err)
 	}
 	err = s.retry(ctx, true, func(ctx context.Context) error {
+		if s.revisionSpace, err = revisionSpace(ctx, pool); err != nil {
+			return err
+		}
 		s.channel, err = channelName(ctx, pool)
 		return err
 	})
 	if err == nil {
 		err = s.startListener(ctx)
+	}
+	if err == nil {
+		if err = s.startNotifier(ctx); err != nil {
+			s.listener.stop()
+		}
 	}
 	if err != nil {
 		pool.Close()
@@ -269,9 +283,11 @@ func (s *Store) set(ctx context.Context, accountID, key string, value []byte, co
 		var oldBytes, oldRevision *int64
 		var old []byte
 		var idx []keyIndex
+		var sp safePoint
 		b := &pgx.Batch{}
-		b.BeginTx(pgx.TxOptions{})
+		b.BeginTx(writeTx)
 		b.Queue(lockIndexesShared, int64(indexLock))
+		s.queueWriteSafePoint(b, &sp)
 		b.Queue(lockAccount, id).QueryRow(func(row pgx.Row) error {
 			return row.Scan(&before.Properties, &before.Bytes)
 		})
@@ -286,7 +302,7 @@ FROM userprops_properties WHERE account_id = $1 AND key = $2`,
 		queueKeyIndexes(b, key, &idx)
 		br := conn.SendBatch(ctx, b)
 		tx := br.Tx()
-		defer tx.Rollback(ctx)
+		defer rollback(ctx, tx)
 		if err := br.Close(); err != nil {
 			return err
 		}
@@ -306,7 +322,7 @@ FROM userprops_properties WHERE account_id = $1 AND key = $2`,
 		b = &pgx.Batch{}
 		var c changeRows
 		c.add(id, k, value)
-		s.queueChanges(b, c)
+		s.queueChanges(b, c, s.safe(sp))
 		b.Queue(upsert, id, k, value, s.gate.Now().UnixNano()).QueryRow(func(row pgx.Row) error {
 			var rev int64
 			err := row.Scan(&version, &rev)
@@ -317,15 +333,12 @@ FROM userprops_properties WHERE account_id = $1 AND key = $2`,
 			id, after.Properties, after.Bytes)
 		changes := diffEntries(idx, old, value)
 		changes.queue(b, id)
-		if err := tx.SendBatch(ctx, b).Close(); err != nil {
-			return err
-		}
-		return tx.Commit(ctx)
+		return commitWith(ctx, tx, b, accountID, key)
 	})
 	if err != nil {
 		return 0, 0, s.wrap(ctx, "set", err)
 	}
-	s.signal.Notify()
+	s.committed()
 	return version, revision, nil
 }
 
@@ -349,7 +362,7 @@ RETURNING properties, bytes`
 	// upsert writes the property at the revision queueChanges took.
 	upsert = `
 INSERT INTO userprops_properties AS p (account_id, key, value, version, updated_at_ns, revision)
-VALUES ($1, $2, $3, 1, $4, ` + headRevision + `)
+VALUES ($1, $2, $3, 1, $4, ` + lastRevision + `)
 ON CONFLICT (account_id, key) DO UPDATE
 SET value = excluded.value, version = p.version + 1, updated_at_ns = excluded.updated_at_ns,
 	revision = excluded.revision
@@ -411,9 +424,11 @@ func (s *Store) delete(ctx context.Context, accountID, key string, cond *uint64)
 		id := []byte(accountID)
 		var old []byte
 		var idx []keyIndex
+		var sp safePoint
 		b := &pgx.Batch{}
-		b.BeginTx(pgx.TxOptions{})
+		b.BeginTx(writeTx)
 		b.Queue(lockIndexesShared, int64(indexLock))
+		s.queueWriteSafePoint(b, &sp)
 		b.Queue(`SELECT 1 FROM userprops_accounts WHERE account_id = $1 FOR UPDATE`, id)
 		queueKeyIndexes(b, key, &idx)
 		if cond != nil {
@@ -430,7 +445,7 @@ func (s *Store) delete(ctx context.Context, accountID, key string, cond *uint64)
 		})
 		br := conn.SendBatch(ctx, b)
 		tx := br.Tx()
-		defer tx.Rollback(ctx)
+		defer rollback(ctx, tx)
 		if err := br.Close(); err != nil {
 			return err
 		}
@@ -445,13 +460,10 @@ func (s *Store) delete(ctx context.Context, accountID, key string, cond *uint64)
 		b = &pgx.Batch{}
 		var c changeRows
 		c.add(id, []byte(key), nil)
-		s.queueChanges(b, c)
+		s.queueChanges(b, c, s.safe(sp))
 		changes := diffEntries(idx, old, nil)
 		changes.queue(b, id)
-		if err := tx.SendBatch(ctx, b).Close(); err != nil {
-			return err
-		}
-		return tx.Commit(ctx)
+		return commitWith(ctx, tx, b, accountID, key)
 	})
 	if err != nil {
 		return s.wrap(ctx, "delete", err)
@@ -459,7 +471,7 @@ func (s *Store) delete(ctx context.Context, accountID, key string, cond *uint64)
 	if deleted == 0 {
 		return userprops.NotFound(accountID, key)
 	}
-	s.signal.Notify()
+	s.committed()
 	return nil
 }
 
@@ -510,11 +522,51 @@ func (s *Store) Keys(ctx context.Context, accountID string) ([]string, error) {
 func (s *Store) Close() error {
 	if s.gate.MarkClosed() {
 		s.listener.stop()
+		s.notifier.stop()
 		s.signal.Close()
 		s.pool.Close()
 	}
 	return nil
 }
+
+// writeTx begins every write's transaction. Read committed, whatever the
+// connection's default, so that each statement reads in a snapshot of its
+// own: the second of a Set sees the writes before its account's lock, and
+// the trimming sees every change up to the safe revision of the first
+// batch (see history.go).
+var writeTx = pgx.TxOptions{IsoLevel: pgx.ReadCommitted}
+
+// commitWith sends b, the last batch of a write's transaction tx, with the
+// commit at its end: one round trip, not two. With beforeCommit set, it
+// sends b, calls it, and commits after.
+func commitWith(ctx context.Context, tx pgx.Tx, b *pgx.Batch, accountID, key string) error {
+	if beforeCommit == nil {
+		b.Queue(`COMMIT`)
+		return tx.SendBatch(ctx, b).Close()
+	}
+	if err := tx.SendBatch(ctx, b).Close(); err != nil {
+		return err
+	}
+	if err := beforeCommit(accountID, key); err != nil {
+		return err
+	}
+	return tx.Commit(ctx)
+}
+
+// rollback rolls tx back unless it has ended (commitWith commits it without
+// pgx knowing): the deferred end of every write's transaction.
+func rollback(ctx context.Context, tx pgx.Tx) {
+	if tx.Conn().PgConn().TxStatus() != 'I' {
+		tx.Rollback(ctx)
+	}
+}
+
+// beforeCommit, if not nil, runs in every write after its last batch (its
+// revisions drawn) and before its commit, with its account and key ("" for
+// DeleteAccount's key and Restore's): an error rolls the write back and is
+// its error. Tests set it (SetBeforeCommit) to hold writes open, or to fail
+// them.
+var beforeCommit func(accountID, key string) error
 
 // write runs a write on a connection of its own. Waiting for the connection
 // stops with ctx; the statement itself runs under a context that ctx cannot
