@@ -164,6 +164,7 @@ type safePoint struct {
 	given int64    // L: the latest revision given
 	read  bool     // whether the locks were read
 	held  []uint32 // the low 32 bits of the revision locks held
+	floor uint64   // the highest safe revision found before the reads were sent
 }
 
 // queueSafePoint queues the reads of the safe revision (L, then the
@@ -179,6 +180,7 @@ func (s *Store) queueSafePoint(b *pgx.Batch, p *safePoint) {
 // next revision given), it spares the read of pg_locks and reports that
 // one (see safe). A write that trims by age always reads.
 func (s *Store) queueSafePointFor(b *pgx.Batch, p *safePoint, enough *int64, maxChanges int) {
+	p.floor = s.safeMax.Load()
 	b.Queue(safeRevision, s.revisionSpace, enough, int64(maxChanges)).QueryRow(func(row pgx.Row) error {
 		return row.Scan(&p.given, &p.read, &p.held)
 	})
@@ -194,14 +196,18 @@ func (s *Store) queueWriteSafePoint(b *pgx.Batch, p *safePoint) {
 	}
 	enough := int64(min(s.safeMax.Load(), math.MaxInt64))
 	s.queueSafePointFor(b, p, &enough, maxChanges)
+	p.floor = min(p.floor, uint64(enough))
 }
 
 // safe returns the safe revision that p shows, or the highest this store
-// found before if that is higher (a safe revision stays safe), or if p did
-// not read the locks.
+// had found before p's reads were sent if that is higher (a safe revision
+// stays safe), or if p did not read the locks; and raises the store's
+// highest. Not the highest found meanwhile: another goroutine may have
+// found it after the snapshot that follows p's reads, which then need not
+// hold every change up to it.
 func (s *Store) safe(p safePoint) uint64 {
 	if !p.read {
-		return s.safeMax.Load()
+		return p.floor
 	}
 	safe := p.given
 	for _, low := range p.held {
@@ -209,12 +215,14 @@ func (s *Store) safe(p safePoint) uint64 {
 		k := p.given + int64(int32(low-uint32(p.given)))
 		safe = min(safe, k-1)
 	}
+	safe = max(safe, 0)
 	for {
 		found := s.safeMax.Load()
-		if safe <= int64(found) || s.safeMax.CompareAndSwap(found, uint64(safe)) {
-			return max(found, uint64(max(safe, 0)))
+		if uint64(safe) <= found || s.safeMax.CompareAndSwap(found, uint64(safe)) {
+			break
 		}
 	}
+	return max(p.floor, uint64(safe))
 }
 
 // committed wakes the watchers after a commit that changed something: the
