@@ -447,6 +447,53 @@ INSERT INTO userprops_accounts VALUES ('a', 2, 4), ('b', 1, 2)`)
 	assert.Equal(t, len(pgstore.Migrations), version)
 }
 
+// TestPostgres_UpgradeSchema4 opens a database of schema version 4, with
+// its counter row: the sequence goes on after the counter, the history and
+// the trimmed mark are kept, and the counter is gone, so that a process of
+// version 4 cannot give revisions again.
+func TestPostgres_UpgradeSchema4(t *testing.T) {
+	dsn := pgtest.Schema(t)
+	ctx := context.Background()
+	conn := connect(t, dsn)
+	_, err := conn.Exec(ctx, `CREATE TABLE userprops_schema (
+	singleton boolean PRIMARY KEY DEFAULT true CHECK (singleton),
+	version   integer NOT NULL);
+INSERT INTO userprops_schema (version) VALUES (4)`)
+	require.NoError(t, err)
+	for _, m := range pgstore.Migrations[:4] {
+		_, err := conn.Exec(ctx, m)
+		require.NoError(t, err)
+	}
+	// Revisions 1 to 7 given, 1 to 4 trimmed; a at 5 then deleted at 7,
+	// b at 6.
+	_, err = conn.Exec(ctx, `INSERT INTO userprops_properties VALUES ('b', 'k', '1', 1, 0, 6);
+INSERT INTO userprops_accounts VALUES ('b', 1, 2);
+INSERT INTO userprops_history VALUES (5, 'a', 'k', false, '2', 0), (6, 'b', 'k', false, '1', 0), (7, 'a', 'k', true, NULL, 0);
+UPDATE userprops_revision SET revision = 7, trimmed = 4`)
+	require.NoError(t, err)
+
+	s := open(t, dsn, quiet)
+	require.NoError(t, s.Check(ctx))
+	var version int
+	require.NoError(t, conn.QueryRow(ctx, `SELECT version FROM userprops_schema`).Scan(&version))
+	assert.Equal(t, len(pgstore.Migrations), version)
+	head, err := s.HeadRevision(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, uint64(7), head, "the head is the counter's")
+	assert.Equal(t, uint64(5), compactedOldest(t, s), "the trimmed mark is kept")
+	got := watchN(t, s, "", 4, 3)
+	assert.Equal(t, []userprops.Change{
+		{AccountID: "a", Key: "k", Revision: 5, Value: []byte(`2`)},
+		{AccountID: "b", Key: "k", Revision: 6, Value: []byte(`1`)},
+		{AccountID: "a", Key: "k", Revision: 7, Deleted: true},
+	}, got)
+	rev, err := s.SetIf(ctx, "b", "k", []byte(`3`), 6)
+	require.NoError(t, err)
+	assert.Equal(t, uint64(8), rev, "revisions go on after the counter")
+	_, err = conn.Exec(ctx, `UPDATE userprops_revision SET revision = revision + 1`)
+	assert.Error(t, err, "the counter of version 4 is gone")
+}
+
 // TestPostgres_HistoryAge: the history keeps no change older than the age
 // it was given, by the writer's clock, but always the latest.
 func TestPostgres_HistoryAge(t *testing.T) {
