@@ -68,8 +68,10 @@ import (
 // for each statement (pgstore begins its transactions at that level), and
 // no write that runs while 2^31 revisions are drawn (a key is 32 bits).
 // A safe revision, once found, stays safe, so a Store reports the highest
-// it has found; and a write that hangs with its lock holds back every
-// watcher of the database until it ends. Readers do not see a rollback
+// it had found when it sent its reads (not one found meanwhile by another
+// goroutine, whose pg_locks read may come after this reader's snapshot);
+// and a write that hangs with its lock holds back every watcher of the
+// database until it ends. Readers do not see a rollback
 // (it sends no notification), so a reader held back by a write in flight
 // wakes its watchers again a moment later (recheckDelay).
 //
@@ -82,20 +84,25 @@ import (
 // that a write after a long quiet time does bounded work and the next
 // writes catch up), always from the oldest on and never the latest, and
 // records the latest revision it deleted in trimmed. It trims nothing
-// above the safe revision it read in its first round trip, so every change
+// above a safe revision found before its last round trip, so every change
 // it may trim has committed (or never will) and is in its snapshot: no
-// change commits later at or below trimmed. Each trim deletes only above
+// change commits later at or below trimmed. A write reads that safe
+// revision (the sequence and pg_locks) in its first round trip, unless the
+// highest its Store has found already allows the whole trim by count; so
+// with a long history most writes spare the read of pg_locks. Each trim deletes only above
 // the previous trimmed, so no scan walks over rows deleted before.
 // Processes with different retentions share one history: the shortest
 // wins. Under concurrent writes the history may hold a few more changes
 // than maxChanges, until the next write trims them.
 //
-// Notifications: each write's transaction sends pg_notify on the store's
-// channel (see channelName) with its latest revision, which PostgreSQL
-// delivers when it commits. Each Store listens on a connection of its own
-// and wakes its watchers; they read the rows themselves. A listening
+// Notifications: after each write that changed something commits, the
+// Store sends pg_notify on its channel (see channelName), from a connection
+// of its own and not in the write's transaction (see notifier), coalescing
+// those of many commits. Each Store listens on another connection of its
+// own and wakes its watchers; they read the rows themselves. A listening
 // connection that is lost is opened again, and the watchers are woken then,
-// so that what committed meanwhile is read.
+// so that what committed meanwhile is read; and they are woken every
+// pollInterval besides, for a notification lost with its process.
 
 // ageTrimBatch bounds how many changes one write trims for their age.
 const ageTrimBatch = 256
@@ -604,9 +611,16 @@ func (n *notifier) notify() {
 func (n *notifier) run(ctx context.Context, conn *pgx.Conn) {
 	defer close(n.done)
 	defer func() {
-		if conn != nil {
-			closeConn(conn)
+		if conn == nil {
+			return
 		}
+		// At Close: the request of a last commit, if pending.
+		if len(n.want) > 0 {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+			conn.Exec(ctx, `SELECT pg_notify($1, '')`, n.channel)
+			cancel()
+		}
+		closeConn(conn)
 	}()
 	delay := 10 * time.Millisecond
 	for {
