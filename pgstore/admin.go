@@ -41,16 +41,18 @@ func (s *Store) DeleteAccount(ctx context.Context, accountID string) (deleted in
 		id := []byte(accountID)
 		var idx map[string][]keyIndex
 		var gone []storedValue
+		var sp safePoint
 		b := &pgx.Batch{}
-		b.BeginTx(pgx.TxOptions{})
+		b.BeginTx(writeTx)
 		b.Queue(lockIndexesShared, int64(indexLock))
+		s.queueWriteSafePoint(b, &sp)
 		b.Queue(`DELETE FROM userprops_accounts WHERE account_id = $1`, id)
 		queueIndexes(b, &idx)
 		queueStoredValues(b, &gone, `WITH d AS (DELETE FROM userprops_properties WHERE account_id = $1 RETURNING key, value)
 SELECT $1::bytea, key, CASE WHEN `+keyHasIndex+` THEN value END FROM d`, id)
 		br := conn.SendBatch(ctx, b)
 		tx := br.Tx()
-		defer tx.Rollback(ctx)
+		defer rollback(ctx, tx)
 		if err := br.Close(); err != nil {
 			return err
 		}
@@ -65,19 +67,16 @@ SELECT $1::bytea, key, CASE WHEN `+keyHasIndex+` THEN value END FROM d`, id)
 			}
 		}
 		b = &pgx.Batch{}
-		s.queueChanges(b, changes)
+		s.queueChanges(b, changes, s.safe(sp))
 		entries.queue(b)
-		if err := tx.SendBatch(ctx, b).Close(); err != nil {
-			return err
-		}
 		deleted = len(gone)
-		return tx.Commit(ctx)
+		return commitWith(ctx, tx, b, accountID, "")
 	})
 	if err != nil {
 		return 0, s.wrap(ctx, "deleting account", err)
 	}
 	if deleted > 0 {
-		s.signal.Notify()
+		s.committed()
 	}
 	return deleted, nil
 }
@@ -168,9 +167,11 @@ func (s *Store) Restore(ctx context.Context, props []userprops.Property) error {
 	err = s.write(ctx, true, func(ctx context.Context, conn *pgxpool.Conn) error {
 		var idx map[string][]keyIndex
 		var old []storedValue
+		var sp safePoint
 		b := &pgx.Batch{}
-		b.BeginTx(pgx.TxOptions{})
+		b.BeginTx(writeTx)
 		b.Queue(lockIndexesShared, int64(indexLock))
+		s.queueWriteSafePoint(b, &sp)
 		// The accounts' rows, locked in byte order (as every Restore
 		// locks them, so two never deadlock), then the values replaced,
 		// read after the locks.
@@ -184,37 +185,39 @@ JOIN userprops_properties p ON p.account_id = d.account_id AND p.key = d.key
 WHERE `+keyHasIndex, r.ids, r.keys)
 		br := conn.SendBatch(ctx, b)
 		tx := br.Tx()
-		defer tx.Rollback(ctx)
+		defer rollback(ctx, tx)
 		if err := br.Close(); err != nil {
 			return err
 		}
 		// Each property written is a change, with a revision of its
-		// own, in the order given.
+		// own, in the order given: the history's rows and the
+		// properties in one statement, which joins each property to
+		// the revision it drew (an account and key is given once).
 		b = &pgx.Batch{}
-		s.queueChanges(b, changeRows{ids: r.ids, keys: r.keys, values: r.values})
-		b.Queue(`INSERT INTO userprops_properties AS p (account_id, key, value, version, updated_at_ns, revision)
-SELECT u.account_id, u.key, u.value, u.version, u.updated_at_ns, `+headRevision+` - $6 + u.n
-FROM unnest($1::bytea[], $2::bytea[], $3::bytea[], $4::bigint[], $5::bigint[])
-	WITH ORDINALITY AS u(account_id, key, value, version, updated_at_ns, n)
+		b.Queue(lockRevisions, int32(s.revisionSpace))
+		b.Queue(`WITH h AS (`+insertHistory+` RETURNING revision, account_id, key)
+INSERT INTO userprops_properties AS p (account_id, key, value, version, updated_at_ns, revision)
+SELECT u.account_id, u.key, u.value, u.version, u.updated_at_ns, h.revision
+FROM unnest($1::bytea[], $2::bytea[], $3::bytea[], $5::bigint[], $6::bigint[])
+	AS u(account_id, key, value, version, updated_at_ns)
+JOIN h ON h.account_id = u.account_id AND h.key = u.key
 ON CONFLICT (account_id, key) DO UPDATE
 SET value = excluded.value, version = excluded.version, updated_at_ns = excluded.updated_at_ns,
 	revision = excluded.revision`,
-			r.ids, r.keys, r.values, r.versions, r.updated, int64(len(r.ids)))
+			r.ids, r.keys, r.values, s.gate.Now().UnixNano(), r.versions, r.updated)
+		s.queueTrim(b, s.safe(sp))
 		entries := r.entries(idx, old)
 		entries.queue(b)
 		b.Queue(`UPDATE userprops_accounts a SET properties = c.n, bytes = c.b
 FROM (SELECT account_id, count(*) AS n, sum(length(key) + length(value)) AS b
 	FROM userprops_properties WHERE account_id = ANY($1::bytea[]) GROUP BY account_id) c
 WHERE a.account_id = c.account_id`, r.accounts())
-		if err := tx.SendBatch(ctx, b).Close(); err != nil {
-			return err
-		}
-		return tx.Commit(ctx)
+		return commitWith(ctx, tx, b, "", "")
 	})
 	if err != nil {
 		return s.wrap(ctx, "restore", err)
 	}
-	s.signal.Notify()
+	s.committed()
 	return nil
 }
 
@@ -402,29 +405,46 @@ ORDER BY 1 LIMIT $1`, maxProblems-len(c.problems))
 	return rows.Err()
 }
 
-// revisions checks the revisions and the change history: the counter row
-// exists, and is at or above every property's revision and every change's;
-// no two properties share a revision; the history holds no change at or
-// below the trimmed mark; every property changed after the mark has its
-// change in the history, at its revision, with its value; and the latest
-// change the history holds of each property agrees with it (a set at the
-// property's revision, a delete of a property that is gone). Revisions are
-// unique in the history by its primary key.
+// revisions checks the revisions and the change history: the sequence
+// exists and caches no values (see history.go) and the trimmed mark has its
+// row; the sequence is at or above every property's revision and every
+// change's; no two properties share a revision; the history holds no
+// change at or below the trimmed mark; every property changed after the
+// mark has its change in the history, at its revision, with its value; and
+// the latest change the history holds of each property agrees with it (a
+// set at the property's revision, a delete of a property that is gone).
+// Revisions are unique in the history by its primary key.
 func (c *checker) revisions(ctx context.Context) error {
-	var counter, trimmed *int64
-	err := c.tx.QueryRow(ctx, `SELECT max(revision), max(trimmed) FROM userprops_revision`).Scan(&counter, &trimmed)
+	var cache *int64
+	err := c.tx.QueryRow(ctx, `SELECT max(cache_size) FROM pg_sequences
+WHERE schemaname = current_schema() AND sequencename = 'userprops_revisions'`).Scan(&cache)
 	if err != nil {
 		return err
 	}
-	if counter == nil {
-		c.report("the revision counter (userprops_revision) has no row")
+	switch {
+	case cache == nil:
+		c.report("the revision sequence (userprops_revisions) is missing")
+		return nil
+	case *cache != 1:
+		c.report("the revision sequence (userprops_revisions) caches %d values per session: Watch could skip changes (ALTER SEQUENCE userprops_revisions CACHE 1)", *cache)
+	}
+	var given int64
+	var trimmed *int64
+	if err := c.tx.QueryRow(ctx, revisionsGiven).Scan(&given); err != nil {
+		return err
+	}
+	if err := c.tx.QueryRow(ctx, `SELECT max(trimmed) FROM userprops_trimmed`).Scan(&trimmed); err != nil {
+		return err
+	}
+	if trimmed == nil {
+		c.report("the trimmed mark (userprops_trimmed) has no row")
 		return nil
 	}
 	for _, q := range []struct{ what, query string }{
-		{"property above the counter", `SELECT account_id, key, revision FROM userprops_properties
-WHERE revision > {counter} ORDER BY revision LIMIT $1`},
-		{"change above the counter", `SELECT account_id, key, revision FROM userprops_history
-WHERE revision > {counter} ORDER BY revision LIMIT $1`},
+		{"property above the latest revision given", `SELECT account_id, key, revision FROM userprops_properties
+WHERE revision > {given} ORDER BY revision LIMIT $1`},
+		{"change above the latest revision given", `SELECT account_id, key, revision FROM userprops_history
+WHERE revision > {given} ORDER BY revision LIMIT $1`},
 		{"change at or below the trimmed mark", `SELECT account_id, key, revision FROM userprops_history
 WHERE revision <= {trimmed} ORDER BY revision LIMIT $1`},
 		{"property sharing its revision with another", `SELECT account_id, key, revision FROM userprops_properties
@@ -442,8 +462,8 @@ LEFT JOIN userprops_properties p ON p.account_id = h.account_id AND p.key = h.ke
 WHERE CASE WHEN h.deleted THEN p.revision IS NOT NULL ELSE p.revision IS DISTINCT FROM h.revision END
 ORDER BY h.revision LIMIT $1`},
 	} {
-		// The counter and the mark are numbers read from the database.
-		query := strings.NewReplacer("{counter}", fmt.Sprint(*counter), "{trimmed}", fmt.Sprint(*trimmed)).Replace(q.query)
+		// The latest revision and the mark are numbers read from the database.
+		query := strings.NewReplacer("{given}", fmt.Sprint(given), "{trimmed}", fmt.Sprint(*trimmed)).Replace(q.query)
 		rows, err := c.tx.Query(ctx, query, maxProblems-len(c.problems))
 		if err != nil {
 			return err
@@ -451,8 +471,8 @@ ORDER BY h.revision LIMIT $1`},
 		var id, key []byte
 		var rev int64
 		_, err = pgx.ForEachRow(rows, []any{&id, &key, &rev}, func() error {
-			c.report("revision %d (account %s, key %s): %s (counter %d, trimmed %d)",
-				rev, quote(string(id)), quote(string(key)), q.what, *counter, *trimmed)
+			c.report("revision %d (account %s, key %s): %s (given %d, trimmed %d)",
+				rev, quote(string(id)), quote(string(key)), q.what, given, *trimmed)
 			return nil
 		})
 		if err != nil || c.full() {

@@ -90,7 +90,8 @@ func load(b *testing.B, dsn string, n int) {
 	}
 	_, err = conn.Exec(ctx, `INSERT INTO userprops_accounts SELECT account_id, count(*), sum(length(key) + length(value))
 FROM userprops_properties GROUP BY account_id;
-UPDATE userprops_revision SET revision = m.r, trimmed = m.r FROM (SELECT max(revision) AS r FROM userprops_properties) m`)
+SELECT setval('userprops_revisions', max(revision)) FROM userprops_properties;
+UPDATE userprops_trimmed SET trimmed = m.r FROM (SELECT max(revision) AS r FROM userprops_properties) m`)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -248,7 +249,7 @@ func BenchmarkBuild(b *testing.B) {
 const setAccounts = 10_000
 
 // BenchmarkSet updates the location of random accounts among setAccounts,
-// from 1 and from 32 writers, each change moving the account to another
+// from 1, 4 and 32 writers, each change moving the account to another
 // city (and so changing its index entries):
 //
 //   - raw: one autocommit upsert in raw pgx, on a table with the primary
@@ -325,7 +326,7 @@ ON CONFLICT (account_id, key) DO UPDATE SET value = excluded.value, version = p.
 			return err
 		}})
 	}
-	for _, writers := range []int{1, 32} {
+	for _, writers := range []int{1, 4, 32} {
 		for _, v := range variants {
 			b.Run(fmt.Sprintf("writers=%d/%s", writers, v.name), func(b *testing.B) {
 				if writers == 1 {

@@ -178,14 +178,15 @@ func fill(t *testing.T, dsn string, n int) {
 	s := open(t, dsn, quiet)
 	b := &pgx.Batch{}
 	for i := range n {
-		b.Queue(`INSERT INTO userprops_properties VALUES ($1, $2, $3, 1, 0, $4 + (SELECT revision FROM userprops_revision))`,
+		b.Queue(`INSERT INTO userprops_properties VALUES ($1, $2, $3, 1, 0, $4 + (SELECT last_value FROM userprops_revisions))`,
 			fmt.Appendf(nil, "acct%05d", i), []byte(cityIndex.Key), cityValue([]string{"Sydney", "Oslo", "Lima"}[i%3]), i+1)
 	}
 	conn := connect(t, dsn)
 	require.NoError(t, conn.SendBatch(ctx, b).Close())
 	_, err := conn.Exec(ctx, `INSERT INTO userprops_accounts SELECT account_id, count(*), sum(length(key) + length(value))
 FROM userprops_properties GROUP BY account_id ON CONFLICT DO NOTHING;
-UPDATE userprops_revision SET revision = m.r, trimmed = m.r FROM (SELECT max(revision) AS r FROM userprops_properties) m`)
+SELECT setval('userprops_revisions', max(revision)) FROM userprops_properties;
+UPDATE userprops_trimmed SET trimmed = m.r FROM (SELECT max(revision) AS r FROM userprops_properties) m`)
 	require.NoError(t, err)
 	require.NoError(t, s.Close())
 }

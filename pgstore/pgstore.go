@@ -87,41 +87,54 @@
 // the database with this one.
 //
 // Revisions and the change history (userprops.Property.Revision, SetIf,
-// DeleteIf, Watch) live in two more tables, userprops_revision (one row: the
-// latest revision given, and the latest trimmed from the history) and
-// userprops_history (one row a change, by revision; see history.go). Each
-// write takes its revisions by updating the counter row in its own
-// transaction, after its account's lock, and writes its changes to the
-// history, trims it (userprops.WithHistory: count and age) and sends a
-// NOTIFY, all in that transaction. The row stays locked until the commit,
-// so revisions commit in their order, across processes too: a watcher that
-// has read revision 12 never finds 11 committed later, as it could with a
-// sequence. SetIf and DeleteIf compare the revision under the account's
-// lock, in the transaction of the write. Watch reads the history in one
-// statement (the counter and the changes, one snapshot), and wakes up on
-// the notifications that every writing process sends on the schema's
-// channel (userprops.<schema>), which each Store listens to on a connection
-// of its own, opened again when it is lost; so a watcher sees the writes of
-// every process on the database.
+// DeleteIf, Watch, HeadRevision) live in a sequence, userprops_revisions
+// (the revisions given), and two more tables, userprops_trimmed (one row:
+// the latest revision trimmed from the history) and userprops_history (one
+// row a change, by revision); history.go describes them exactly. Each write
+// draws its revisions from the sequence in its own transaction, after its
+// account's lock, and writes its changes to the history and trims it
+// (userprops.WithHistory: count and age) in that transaction; writes of
+// different accounts draw and commit in parallel, across processes too. A
+// revision drawn by a write that then fails is never used: revisions
+// increase, but not one by one. Since a write drawn earlier may commit
+// later, each write, before it draws, takes a transaction-level advisory
+// lock that every session sees at once, keyed by the next revision the
+// sequence will give; readers (Watch, HeadRevision) read the sequence, then
+// the locks held (pg_locks), then the history in a later snapshot, and go
+// no further than the safe revision: one below the smallest revision still
+// held by a write in flight. So a watcher that has read revision 12 never
+// finds 11 committed later; a write in flight holds back what comes after
+// it until it commits or rolls back. SetIf and DeleteIf compare the
+// revision under the account's lock, in the transaction of the write, and
+// Get reports a property's committed revision, in the order of its
+// account's changes; HeadRevision, not the largest revision a Get has
+// shown, is where a Watch of every account that follows a read of many
+// properties should start. Watchers wake up on the notifications that every
+// writing process sends on the schema's channel (userprops.<schema>) after
+// its commits, which each Store listens to on a connection of its own,
+// opened again when it is lost; so a watcher sees the writes of every
+// process on the database.
 //
-// What the counter costs: it serialises the commits of every write on the
-// database, so that writes of different accounts, which took their locks in
-// parallel, now wait for each other's commit (and its WAL flush). Measured
-// with BenchmarkSet here (fsync on, 2 cores, one run before and one after):
-// with 1 writer, no difference beyond the noise between runs (1.6 ms a Set
-// before, 1.0 to 1.1 ms after, raw upserts 0.7 and 0.4 to 0.6 ms); with 32
-// writers, 0.22 to 0.44 ms a Set before and 1.4 to 1.6 ms after: from about
-// 2,300 to 4,600 Sets a second down to about 650, one commit at a time (raw
-// upserts: 0.15 and 0.08 ms). pgbench on the same server puts the ceiling
-// at the commits: 32 clients of one-row updates do 6,500 transactions a
-// second, 2,300 with a pg_notify in each, and 800 to 1,200 with the counter
-// row as well. So the counter caps the writes of a database at about one
-// commit per WAL flush; with 1 writer it costs nothing measurable.
-// The alternative the issue names, a sequence whose readers hold back what
-// lies beyond the oldest running writer, keeps commits parallel but needs
-// every reader to know the writers in flight; it was not built. Schema
-// version 4 added these tables; a process of an older version cannot write
-// to it (the revision column has no default), so stop those first.
+// What revisions cost: writes no longer wait for each other, but each does
+// more work than before revisions: a history row, the trimming, two more
+// statements (the revision lock and the safe revision, the latter mostly a
+// sequence read), and its share of the notifications. Measured with
+// BenchmarkSet here (fsync on, 2 shared cores, 3 runs of each version
+// taking turns, medians of ms a Set, history kept at its default), before
+// revisions (schema 3), with the counter (schema 4), and now: 1 writer
+// 0.60, 0.87, 0.72; 4 writers 0.26, 0.72, 0.33; 32 writers 0.19, 1.45,
+// 0.28. So about 0.8x the throughput of a Set without revisions with 1 and
+// 4 writers and 0.67x with 32, where the two cores are the limit, against
+// 0.68x, 0.37x and 0.13x with the counter. The commit of a write goes in
+// its last batch, so a Set takes two round trips, not three.
+// Schema version 4 added revisions, with a counter row that every write
+// updated, so that revisions committed in their order but one commit at a
+// time on the whole database (about 650 to 1,200 Sets a second at any
+// number of writers); version 5 replaced it with the sequence. Open
+// migrates a database of version 4, taking the counter's table first (a
+// write of version 4 in flight commits before the sequence starts after
+// it; those after fail: the counter is gone). Stop the processes of an
+// older version first all the same.
 //
 // IDs and keys are bytea, not text, because the rules allow NUL in them,
 // which PostgreSQL text cannot hold; bytea also sorts byte-wise, as Keys must,
@@ -144,6 +157,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"net"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -159,7 +173,9 @@ import (
 // sharing one database. Set and Delete return once the database has
 // committed the change (with its usual durability: synchronous_commit).
 // Revisions are store-wide across every process on the database, and a
-// Watch on one Store sees the changes made through any other.
+// Watch on one Store sees the changes made through any other; a write in
+// flight holds back the changes after it from every watcher until it ends
+// (see HeadRevision).
 // A Set is one transaction under its account's lock, with an upsert that
 // returns the new version, so Created and Updated are exact under any
 // concurrency, across processes too, and so are the account limits.
@@ -174,6 +190,11 @@ type Store struct {
 	channel  string           // of the notifications (channelName)
 	signal   userprops.Signal // wakes the watchers
 	listener *listener        // feeds signal from the channel
+	notifier *notifier        // notifies the channel of commits
+
+	revisionSpace uint32        // the sequence's OID, which keys the revision locks
+	safeMax       atomic.Uint64 // the highest safe revision found (see safe)
+	rechecking    atomic.Bool   // a recheckSoon is pending
 }
 
 var _ userprops.Store = (*Store)(nil)
@@ -186,9 +207,9 @@ const WriteTimeout = 30 * time.Second
 // string, as pgx reads it), creates or migrates the schema, and returns the
 // store. It accepts userprops.WithDirectory, userprops.WithClock,
 // userprops.WithAccountLimits, userprops.WithIndex, userprops.WithHistory
-// and WithLogger. Besides its pool, the store holds one connection that
-// listens for the notifications of changes, until Close. Each
-// index declared with WithIndex that the database lacks (or has not
+// and WithLogger. Besides its pool, the store holds two connections until
+// Close: one listens for the notifications of changes, one sends them.
+// Each index declared with WithIndex that the database lacks (or has not
 // finished) is built before Open returns, as AddIndex does; the indexes the
 // database keeps but opts do not declare are kept and used all the same.
 //
@@ -215,11 +236,19 @@ func Open(ctx context.Context, dsn string, opts ...userprops.Option) (*Store, er
 		return nil, s.wrap(ctx, "opening", err)
 	}
 	err = s.retry(ctx, true, func(ctx context.Context) error {
+		if s.revisionSpace, err = revisionSpace(ctx, pool); err != nil {
+			return err
+		}
 		s.channel, err = channelName(ctx, pool)
 		return err
 	})
 	if err == nil {
 		err = s.startListener(ctx)
+	}
+	if err == nil {
+		if err = s.startNotifier(ctx); err != nil {
+			s.listener.stop()
+		}
 	}
 	if err != nil {
 		pool.Close()
@@ -269,9 +298,11 @@ func (s *Store) set(ctx context.Context, accountID, key string, value []byte, co
 		var oldBytes, oldRevision *int64
 		var old []byte
 		var idx []keyIndex
+		var sp safePoint
 		b := &pgx.Batch{}
-		b.BeginTx(pgx.TxOptions{})
+		b.BeginTx(writeTx)
 		b.Queue(lockIndexesShared, int64(indexLock))
+		s.queueWriteSafePoint(b, &sp)
 		b.Queue(lockAccount, id).QueryRow(func(row pgx.Row) error {
 			return row.Scan(&before.Properties, &before.Bytes)
 		})
@@ -286,7 +317,7 @@ FROM userprops_properties WHERE account_id = $1 AND key = $2`,
 		queueKeyIndexes(b, key, &idx)
 		br := conn.SendBatch(ctx, b)
 		tx := br.Tx()
-		defer tx.Rollback(ctx)
+		defer rollback(ctx, tx)
 		if err := br.Close(); err != nil {
 			return err
 		}
@@ -306,7 +337,7 @@ FROM userprops_properties WHERE account_id = $1 AND key = $2`,
 		b = &pgx.Batch{}
 		var c changeRows
 		c.add(id, k, value)
-		s.queueChanges(b, c)
+		s.queueChanges(b, c, s.safe(sp))
 		b.Queue(upsert, id, k, value, s.gate.Now().UnixNano()).QueryRow(func(row pgx.Row) error {
 			var rev int64
 			err := row.Scan(&version, &rev)
@@ -317,15 +348,12 @@ FROM userprops_properties WHERE account_id = $1 AND key = $2`,
 			id, after.Properties, after.Bytes)
 		changes := diffEntries(idx, old, value)
 		changes.queue(b, id)
-		if err := tx.SendBatch(ctx, b).Close(); err != nil {
-			return err
-		}
-		return tx.Commit(ctx)
+		return commitWith(ctx, tx, b, accountID, key)
 	})
 	if err != nil {
 		return 0, 0, s.wrap(ctx, "set", err)
 	}
-	s.signal.Notify()
+	s.committed()
 	return version, revision, nil
 }
 
@@ -349,7 +377,7 @@ RETURNING properties, bytes`
 	// upsert writes the property at the revision queueChanges took.
 	upsert = `
 INSERT INTO userprops_properties AS p (account_id, key, value, version, updated_at_ns, revision)
-VALUES ($1, $2, $3, 1, $4, ` + headRevision + `)
+VALUES ($1, $2, $3, 1, $4, ` + lastRevision + `)
 ON CONFLICT (account_id, key) DO UPDATE
 SET value = excluded.value, version = p.version + 1, updated_at_ns = excluded.updated_at_ns,
 	revision = excluded.revision
@@ -411,9 +439,11 @@ func (s *Store) delete(ctx context.Context, accountID, key string, cond *uint64)
 		id := []byte(accountID)
 		var old []byte
 		var idx []keyIndex
+		var sp safePoint
 		b := &pgx.Batch{}
-		b.BeginTx(pgx.TxOptions{})
+		b.BeginTx(writeTx)
 		b.Queue(lockIndexesShared, int64(indexLock))
+		s.queueWriteSafePoint(b, &sp)
 		b.Queue(`SELECT 1 FROM userprops_accounts WHERE account_id = $1 FOR UPDATE`, id)
 		queueKeyIndexes(b, key, &idx)
 		if cond != nil {
@@ -430,7 +460,7 @@ func (s *Store) delete(ctx context.Context, accountID, key string, cond *uint64)
 		})
 		br := conn.SendBatch(ctx, b)
 		tx := br.Tx()
-		defer tx.Rollback(ctx)
+		defer rollback(ctx, tx)
 		if err := br.Close(); err != nil {
 			return err
 		}
@@ -445,13 +475,10 @@ func (s *Store) delete(ctx context.Context, accountID, key string, cond *uint64)
 		b = &pgx.Batch{}
 		var c changeRows
 		c.add(id, []byte(key), nil)
-		s.queueChanges(b, c)
+		s.queueChanges(b, c, s.safe(sp))
 		changes := diffEntries(idx, old, nil)
 		changes.queue(b, id)
-		if err := tx.SendBatch(ctx, b).Close(); err != nil {
-			return err
-		}
-		return tx.Commit(ctx)
+		return commitWith(ctx, tx, b, accountID, key)
 	})
 	if err != nil {
 		return s.wrap(ctx, "delete", err)
@@ -459,7 +486,7 @@ func (s *Store) delete(ctx context.Context, accountID, key string, cond *uint64)
 	if deleted == 0 {
 		return userprops.NotFound(accountID, key)
 	}
-	s.signal.Notify()
+	s.committed()
 	return nil
 }
 
@@ -510,11 +537,51 @@ func (s *Store) Keys(ctx context.Context, accountID string) ([]string, error) {
 func (s *Store) Close() error {
 	if s.gate.MarkClosed() {
 		s.listener.stop()
+		s.notifier.stop()
 		s.signal.Close()
 		s.pool.Close()
 	}
 	return nil
 }
+
+// writeTx begins every write's transaction. Read committed, whatever the
+// connection's default, so that each statement reads in a snapshot of its
+// own: the second of a Set sees the writes before its account's lock, and
+// the trimming sees every change up to the safe revision of the first
+// batch (see history.go).
+var writeTx = pgx.TxOptions{IsoLevel: pgx.ReadCommitted}
+
+// commitWith sends b, the last batch of a write's transaction tx, with the
+// commit at its end: one round trip, not two. With beforeCommit set, it
+// sends b, calls it, and commits after.
+func commitWith(ctx context.Context, tx pgx.Tx, b *pgx.Batch, accountID, key string) error {
+	if beforeCommit == nil {
+		b.Queue(`COMMIT`)
+		return tx.SendBatch(ctx, b).Close()
+	}
+	if err := tx.SendBatch(ctx, b).Close(); err != nil {
+		return err
+	}
+	if err := beforeCommit(accountID, key); err != nil {
+		return err
+	}
+	return tx.Commit(ctx)
+}
+
+// rollback rolls tx back unless it has ended (commitWith commits it without
+// pgx knowing): the deferred end of every write's transaction.
+func rollback(ctx context.Context, tx pgx.Tx) {
+	if tx.Conn().PgConn().TxStatus() != 'I' {
+		tx.Rollback(ctx)
+	}
+}
+
+// beforeCommit, if not nil, runs in every write after its last batch (its
+// revisions drawn) and before its commit, with its account and key ("" for
+// DeleteAccount's key and Restore's): an error rolls the write back and is
+// its error. Tests set it (SetBeforeCommit) to hold writes open, or to fail
+// them.
+var beforeCommit func(accountID, key string) error
 
 // write runs a write on a connection of its own. Waiting for the connection
 // stops with ctx; the statement itself runs under a context that ctx cannot

@@ -78,6 +78,19 @@ var migrations = []string{
 		committed_at_ns bigint  NOT NULL
 	);
 	CREATE INDEX userprops_history_by_account ON userprops_history (account_id, revision)`,
+	// Version 5: revisions from a sequence, drawn by writes in parallel
+	// (see history.go), in place of the counter row that made them commit
+	// one at a time. The counter's table is locked first, so that a write
+	// of an older version in flight commits before the sequence starts
+	// after its last revision, and those that follow fail (the counter is
+	// gone) instead of giving revisions again. The table keeps the
+	// trimmed mark alone.
+	`LOCK TABLE userprops_revision IN ACCESS EXCLUSIVE MODE;
+	CREATE SEQUENCE userprops_revisions AS bigint MINVALUE 0 START 1 CACHE 1 NO CYCLE;
+	SELECT setval('userprops_revisions', revision) FROM userprops_revision;
+	ALTER TABLE userprops_revision DROP COLUMN revision;
+	ALTER TABLE userprops_revision RENAME TO userprops_trimmed;
+	ALTER TABLE userprops_trimmed ADD CONSTRAINT userprops_trimmed_check CHECK (trimmed >= 0)`,
 }
 
 // schemaLock is the advisory lock under which Open creates and migrates the
