@@ -318,13 +318,15 @@ type boltConfig struct {
 	log         *slog.Logger
 	wal         bool  // WithWriteAheadLog
 	walSegment  int64 // bytes per log segment
+	walFlush    walFlush
 }
 
 // boltSetting is a bolt-only Option's setting (see BackendOption).
 type boltSetting func(*boltConfig)
 
 func newBoltConfig(opts []Option) boltConfig {
-	c := boltConfig{lockTimeout: DefaultLockTimeout, mmapSize: DefaultMmapSize, log: slog.Default(), wal: true, walSegment: walSegmentBytes}
+	c := boltConfig{lockTimeout: DefaultLockTimeout, mmapSize: DefaultMmapSize, log: slog.Default(), wal: true, walSegment: walSegmentBytes,
+		walFlush: walFlush{bytes: walFlushBytes, age: walFlushAge}}
 	for _, set := range BackendSettings[boltSetting](opts) {
 		set(&c)
 	}

@@ -22,15 +22,27 @@ import (
 // revisions and the properties (see checkHistory), then bbolt's own
 // consistency check (every page reachable or free, and none twice). It
 // returns nil, or an error wrapping ErrCorrupt that lists the first problems
-// found; finding damage also marks the store damaged (see ErrCorrupt). It
-// runs in one read transaction, alongside other calls, and reads every page
-// of the file.
+// found; finding damage also marks the store damaged (see ErrCorrupt). With
+// the write-ahead log it checks the log too (see checkLog). It runs in one
+// read transaction, alongside other calls, and reads every page of the
+// file; commits to the file wait for it to end (so writes do without the
+// log, and with it only the applier behind the log).
 func (s *BoltStore) Check(ctx context.Context) error {
 	if err := s.gate.Ready(ctx); err != nil {
 		return err
 	}
 	const maxProblems = 10
 	var problems []string
+	// bbolt's check compares the pages of the transaction with the free
+	// list of the latest commit: no commit may come between.
+	s.freelist.Lock()
+	defer s.freelist.Unlock()
+	// Read before the transaction begins: the log is released only up to
+	// what a commit before it put in the file.
+	var logFirst uint64
+	if s.walState != nil {
+		logFirst = s.walState.log.First()
+	}
 	err := s.view("check", func(tx *bolt.Tx) error {
 		// The records first: this walk runs in this goroutine, where a
 		// fault is contained, and reaches every page bbolt's check will.
@@ -69,8 +81,7 @@ func (s *BoltStore) Check(ctx context.Context) error {
 			return err
 		}
 		problems = append(problems, found...)
-		s.freelist.Lock()
-		defer s.freelist.Unlock()
+		problems = append(problems, s.checkLog(tx, logFirst)...)
 		for err := range tx.Check() {
 			if len(problems) < maxProblems {
 				problems = append(problems, err.Error())

@@ -90,7 +90,7 @@ func ovLess(a, b ovEntry) bool { return bytes.Compare(a.key, b.key) < 0 }
 type ovTree = btree.BTreeG[ovEntry]
 
 // ovDegree is the B-tree degree of the overlay's layers.
-const ovDegree = 32
+const ovDegree = 16
 
 func newOvTree() *ovTree { return btree.NewG(ovDegree, ovLess) }
 

@@ -55,13 +55,26 @@ func WithWriteAheadLog(on bool) Option {
 
 // The applier's cadence: the active layer is written into the file once
 // it holds walFlushBytes of entries or its oldest is walFlushAge old; the
-// committer waits for the applier when the overlay holds walMaxPending.
+// committer waits for the applier when the overlay holds four times
+// walFlushBytes. The log's segments are walSegmentBytes each.
 const (
 	walFlushBytes   = 16 << 20
 	walFlushAge     = 200 * time.Millisecond
-	walMaxPending   = 4 * walFlushBytes
 	walSegmentBytes = 16 << 20
 )
+
+// walFlush is when the committer freezes the active layer for the
+// applier: once it holds bytes of entries, or its oldest is age old. Only
+// tests change it (withLogFlush), to make the applier run all the time.
+type walFlush struct {
+	bytes int
+	age   time.Duration
+}
+
+// withLogFlush sets the applier's cadence, for tests.
+func withLogFlush(bytes int, age time.Duration) Option {
+	return BackendOption(boltSetting(func(c *boltConfig) { c.walFlush = walFlush{bytes, age} }))
+}
 
 // boltLogKey names the "log" record of "meta": the index of the last log
 // record the file holds, uint64 big-endian.
@@ -79,6 +92,7 @@ type overlay struct {
 // goroutine touches it.
 type walState struct {
 	log     *wal.Log
+	flushAt walFlush
 	active  *ovTree // the changes logged since the last freeze
 	frozen  *ovTree // the layer the applier is writing, or failed to
 	since   time.Time
@@ -216,7 +230,7 @@ func (s *BoltStore) maybeFreeze(now time.Time) {
 			w.applying = true
 			w.jobs <- applyJob{w.frozen, w.upTo}
 		}
-	case w.active.Len() > 0 && (w.pending >= walFlushBytes || now.Sub(w.since) >= walFlushAge):
+	case w.active.Len() > 0 && (w.pending >= w.flushAt.bytes || now.Sub(w.since) >= w.flushAt.age):
 		w.frozen, w.active, w.upTo = w.active, newOvTree(), w.logged
 		w.gen++
 		s.publish()
@@ -433,7 +447,7 @@ func (s *BoltStore) openLog(cfg boltConfig) error {
 	if err != nil || !cfg.wal {
 		return errors.Join(err, l.Close())
 	}
-	s.walState = &walState{log: l, active: newOvTree(), logged: l.Last(), jobs: make(chan applyJob, 1), applied: make(chan error, 1)}
+	s.walState = &walState{log: l, flushAt: cfg.walFlush, active: newOvTree(), logged: l.Last(), jobs: make(chan applyJob, 1), applied: make(chan error, 1)}
 	if s.walState.logged < held {
 		s.walState.logged = held
 	}
@@ -521,4 +535,46 @@ func (s *BoltStore) closeLog() {
 	if err := w.log.Close(); err != nil {
 		s.log.Error("userprops: closing the write-ahead log failed", "path", s.path, "err", err)
 	}
+}
+
+// checkLog verifies the write-ahead log against the file of tx, and
+// returns the problems: every segment and record passes the log's own
+// check, the log holds every record after the last the file holds (none is
+// missing between them), and each of those records decodes into entries
+// of buckets the file has.
+//
+// first is the log's first record as of before tx began.
+func (s *BoltStore) checkLog(tx *bolt.Tx, first uint64) []string {
+	w := s.walState
+	if w == nil {
+		return nil
+	}
+	var held uint64
+	if v := tx.Bucket(boltMetaBucket).Get(boltLogKey); len(v) == 8 {
+		held = binary.BigEndian.Uint64(v)
+	} else if v != nil {
+		return []string{fmt.Sprintf("log record of %d bytes", len(v))}
+	}
+	if err := w.log.Check(); err != nil {
+		return []string{fmt.Sprintf("write-ahead log: %v", err)}
+	}
+	if first > held+1 {
+		return []string{fmt.Sprintf("the file holds the write-ahead log up to record %d, the log starts at %d", held, first)}
+	}
+	err := w.log.Read(held, func(idx uint64, rec []byte) error {
+		return decodeGroup(rec, func(e ovEntry) error {
+			n, ok := tagLen(e.key)
+			if !ok {
+				return fmt.Errorf("record %d: entry key %q names no bucket", idx, e.key)
+			}
+			if _, err := resolveTag(tx, e.key[:n]); err != nil {
+				return fmt.Errorf("record %d: %v", idx, err)
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		return []string{fmt.Sprintf("write-ahead log: %v", err)}
+	}
+	return nil
 }

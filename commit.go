@@ -160,13 +160,13 @@ func (s *BoltStore) commitLoop() {
 	batch := make([]*boltWrite, 0, boltMaxBatch)
 	var tick <-chan time.Time // with the log: when to look for a layer to flush
 	if s.walState != nil {
-		t := time.NewTicker(walFlushAge / 4)
+		t := time.NewTicker(max(s.walState.flushAt.age/4, time.Millisecond))
 		defer t.Stop()
 		tick = t.C
 	}
 	for {
 		if w := s.walState; w != nil {
-			for w.applying && w.pending >= walMaxPending {
+			for w.applying && w.pending >= 4*w.flushAt.bytes {
 				_ = s.applied(<-w.applied) // the overlay is full: wait for the file
 			}
 		}
