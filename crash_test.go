@@ -46,6 +46,14 @@ func runChild(mode string) error {
 		return crashChild(path, round)
 	case "trace":
 		return traceChild(path)
+	case "reopen":
+		return reopenChild(path)
+	case "log-only":
+		n, err := strconv.Atoi(arg)
+		if err != nil {
+			return err
+		}
+		return logOnlyChild(path, n)
 	case "fsize":
 		return fsizeChild(path)
 	case "readonly":
@@ -105,8 +113,17 @@ func crashOp(round, g, i int) (account, key string, value []byte, del bool) {
 
 // crashChild writes as fast as it can from crashWriters goroutines and
 // prints "g i" once operation i of writer g has returned, until it is killed.
+//
+// With the write-ahead log, even rounds make the applier run all the time
+// (a flush every 16 KiB or 2 ms), so that kills land in applies and log
+// releases; odd rounds keep the default cadence, which leaves up to 200 ms
+// of log for the next open to replay.
 func crashChild(path string, round int) error {
-	s, err := OpenBolt(path, crashOptions()...)
+	opts := crashOptions()
+	if round%2 == 0 {
+		opts = append(opts, withLogFlush(16<<10, 2*time.Millisecond))
+	}
+	s, err := OpenBolt(path, opts...)
 	if err != nil {
 		return err
 	}
@@ -180,9 +197,39 @@ func testKillNine(t *testing.T) {
 				total++
 			}
 		})
+		if round%2 == 1 && os.Getenv(crashLogEnv) != "off" {
+			// A kill while the next open replays the log.
+			killReopen(t, path, time.Duration(r.IntN(80))*time.Millisecond)
+		}
 		verifyCrash(t, path, round, acked)
 	}
 	t.Logf("%d kill -9 rounds on one file, %d acknowledged writes, 0 lost", rounds, total)
+}
+
+// reopenChild opens the store, replaying its log, says so, and waits to be
+// killed.
+func reopenChild(path string) error {
+	if _, err := OpenBolt(path, crashOptions()...); err != nil {
+		return err
+	}
+	os.Stdout.WriteString("open\n")
+	select {}
+}
+
+// killReopen starts reopenChild on the file at path and kills it delay
+// later, opened or not.
+func killReopen(t *testing.T, path string, delay time.Duration) {
+	t.Helper()
+	cmd := startChild(t, os.Args[0], "reopen", path, "")
+	var out strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &out
+	require.NoError(t, cmd.Start())
+	time.Sleep(delay)
+	require.NoError(t, cmd.Process.Signal(syscall.SIGKILL))
+	err := cmd.Wait()
+	var exit *exec.ExitError
+	require.ErrorAs(t, err, &exit, "reopen child: %s", out.String())
+	require.Equal(t, "signal: killed", exit.String(), "the reopen child ended on its own: %s", out.String())
 }
 
 // killAfterAck runs the child program mode on the file at path, passes

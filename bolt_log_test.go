@@ -1,0 +1,306 @@
+package userprops
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// noApply keeps everything a store writes in its log: the applier never
+// runs until Close.
+var noApply = withLogFlush(1<<40, 1000*time.Hour)
+
+// logOnlyChild makes n Sets, one at a time, acknowledging each on stdout,
+// with the applier held back, and exits without closing the store: the
+// file holds none of them, the log all.
+func logOnlyChild(path string, n int) error {
+	s, err := OpenBolt(path, WithWriteAheadLog(true), noApply)
+	if err != nil {
+		return err
+	}
+	for i := range n {
+		if _, err := s.Set(context.Background(), "acct", fmt.Sprintf("k%03d", i), fmt.Appendf(nil, `{"i":%d}`, i)); err != nil {
+			return err
+		}
+		fmt.Printf("ack %d\n", i)
+	}
+	os.Exit(0)
+	return nil
+}
+
+// copyStore copies the store file at path and its log directory into dir,
+// and returns the copy's path.
+func copyStore(t testing.TB, path, dir string) string {
+	t.Helper()
+	dst := filepath.Join(dir, filepath.Base(path))
+	copyFile(t, path, dst, 0o600)
+	require.NoError(t, os.MkdirAll(dst+".wal", 0o700))
+	entries, err := os.ReadDir(path + ".wal")
+	require.NoError(t, err)
+	for _, e := range entries {
+		copyFile(t, filepath.Join(path+".wal", e.Name()), filepath.Join(dst+".wal", e.Name()), 0o600)
+	}
+	return dst
+}
+
+// TestBoltLog_TornTail: a crash in the middle of the log's last appends,
+// at many byte offsets (the file cut there, or the bytes from there
+// zeroed): the store opens, holds the acknowledged Sets before the cut in
+// order, never a part of one, and passes Check; and a Set made after the
+// reopen survives the next one.
+func TestBoltLog_TornTail(t *testing.T) {
+	const n = 12
+	path := filepath.Join(t.TempDir(), "torn.db")
+	cmd := startChild(t, os.Args[0], "log-only", path, strconv.Itoa(n))
+	out, err := cmd.CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	require.Equal(t, n, strings.Count(string(out), "ack "), "%s", out)
+
+	segs, err := filepath.Glob(filepath.Join(path+".wal", "*.wal"))
+	require.NoError(t, err)
+	require.Len(t, segs, 1)
+	seg := filepath.Base(segs[0])
+	img, err := os.ReadFile(segs[0])
+	require.NoError(t, err)
+	end := len(img)
+	for end > 0 && img[end-1] == 0 {
+		end--
+	}
+	// The last three records, about 150 bytes each.
+	for cut := end; cut >= end-450; cut -= 5 {
+		for _, zero := range []bool{false, true} {
+			dst := copyStore(t, path, t.TempDir())
+			segPath := filepath.Join(dst+".wal", seg)
+			if zero {
+				b := append(append([]byte(nil), img[:cut]...), make([]byte, len(img)-cut)...)
+				require.NoError(t, os.WriteFile(segPath, b, 0o600))
+			} else {
+				require.NoError(t, os.Truncate(segPath, int64(cut)))
+			}
+			how := fmt.Sprintf("cut at %d of %d (zeroed: %v)", cut, end, zero)
+			s, err := OpenBolt(dst)
+			require.NoError(t, err, how)
+			ctx := context.Background()
+			keys, err := s.Keys(ctx, "acct")
+			require.NoError(t, err, how)
+			require.GreaterOrEqual(t, len(keys), n-3, how)
+			for i, k := range keys {
+				require.Equal(t, fmt.Sprintf("k%03d", i), k, how)
+				p, err := s.Get(ctx, "acct", k)
+				require.NoError(t, err, how)
+				require.Equal(t, fmt.Sprintf(`{"i":%d}`, i), string(p.Value), how)
+				require.Equal(t, uint64(i+1), p.Revision, how)
+			}
+			require.NoError(t, s.Check(ctx), how)
+			_, err = s.Set(ctx, "acct", "after", []byte(`1`))
+			require.NoError(t, err, how)
+			require.NoError(t, s.Close())
+			s, err = OpenBolt(dst)
+			require.NoError(t, err, how)
+			_, err = s.Get(ctx, "acct", "after")
+			require.NoError(t, err, how)
+			got, err := s.Keys(ctx, "acct")
+			require.NoError(t, err, how)
+			assert.Len(t, got, len(keys)+1, how)
+			require.NoError(t, s.Close())
+		}
+	}
+}
+
+// TestBoltLog_DamageBeforeTail: a record damaged before the log's last is
+// ErrCorrupt at open, never skipped.
+func TestBoltLog_DamageBeforeTail(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "damaged.db")
+	cmd := startChild(t, os.Args[0], "log-only", path, "12")
+	out, err := cmd.CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	segs, err := filepath.Glob(filepath.Join(path+".wal", "*.wal"))
+	require.NoError(t, err)
+	require.Len(t, segs, 1)
+	img, err := os.ReadFile(segs[0])
+	require.NoError(t, err)
+	// The value of the fourth Set, in its record.
+	at := strings.Index(string(img), `{"i":3}`)
+	require.Positive(t, at)
+	img[at+5] ^= 0x01
+	require.NoError(t, os.WriteFile(segs[0], img, 0o600))
+	_, err = OpenBolt(path)
+	require.ErrorIs(t, err, ErrCorrupt)
+}
+
+// TestBoltLog_ReadsSeePending: what the log holds and the file does not
+// yet is what every read answers, and Backup and Close put it in the file.
+func TestBoltLog_ReadsSeePending(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	path := filepath.Join(dir, "pending.db")
+	s, err := OpenBolt(path, WithWriteAheadLog(true), noApply, WithIndex("k", "city"))
+	require.NoError(t, err)
+	for i := range 5 {
+		_, err := s.Set(ctx, fmt.Sprintf("a%d", i), "k", fmt.Appendf(nil, `{"city":"c%d"}`, i%2))
+		require.NoError(t, err)
+	}
+	require.NoError(t, s.Delete(ctx, "a4", "k"))
+	require.Positive(t, s.walState.active.Len(), "the writes are pending")
+
+	check := func(when string) {
+		t.Helper()
+		p, err := s.Get(ctx, "a3", "k")
+		require.NoError(t, err, when)
+		assert.JSONEq(t, `{"city":"c1"}`, string(p.Value), when)
+		_, err = s.Get(ctx, "a4", "k")
+		assert.ErrorIs(t, err, ErrNotFound, when)
+		keys, err := s.Keys(ctx, "a2")
+		require.NoError(t, err, when)
+		assert.Equal(t, []string{"k"}, keys, when)
+		found, err := s.Find(ctx, Where("k", "city", "c0"), Page{})
+		require.NoError(t, err, when)
+		assert.Equal(t, []string{"a0", "a2"}, found.AccountIDs, when)
+		var all []string
+		require.NoError(t, s.ForEach(ctx, func(p Property) error {
+			all = append(all, p.AccountID)
+			return nil
+		}), when)
+		assert.Equal(t, []string{"a0", "a1", "a2", "a3"}, all, when)
+		head, err := s.HeadRevision(ctx)
+		require.NoError(t, err, when)
+		assert.Equal(t, uint64(6), head, when)
+		n := 0
+		for c, err := range s.Watch(ctx, "", 0) {
+			require.NoError(t, err, when)
+			if n++; n == 6 {
+				assert.True(t, c.Deleted, when)
+				break
+			}
+		}
+		require.NoError(t, s.Check(ctx), when)
+	}
+	check("pending in the log")
+	var backup strings.Builder
+	_, err = s.Backup(ctx, &backup)
+	require.NoError(t, err)
+	assert.Zero(t, s.walState.active.Len(), "Backup wrote what was pending into the file")
+	check("after Backup's flush")
+	require.NoError(t, s.Close())
+
+	s, err = OpenBolt(path, WithWriteAheadLog(false))
+	require.NoError(t, err)
+	check("in the file, reopened without the log")
+	require.NoError(t, s.Close())
+}
+
+// TestBoltLog_ConcurrentReads: readers beside writers while the applier
+// freezes, applies and drops layers all the time never see a state that
+// goes back: each reader's sequence of values of one counter only grows,
+// and the number of keys of an account that only gains keys never falls.
+func TestBoltLog_ConcurrentReads(t *testing.T) {
+	ctx := context.Background()
+	s, err := OpenBolt(filepath.Join(t.TempDir(), "reads.db"), WithWriteAheadLog(true), withLogFlush(2<<10, time.Millisecond))
+	require.NoError(t, err)
+	defer s.Close()
+	const writes = 600
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for i := 1; i <= writes; i++ {
+			_, err := s.Set(ctx, "counter", "n", []byte(strconv.Itoa(i)))
+			assert.NoError(t, err)
+			_, err = s.Set(ctx, "grows", fmt.Sprintf("k%04d", i), []byte(`1`))
+			assert.NoError(t, err)
+		}
+	})
+	for range 3 {
+		wg.Go(func() {
+			last, lastKeys := 0, 0
+			for last < writes {
+				p, err := s.Get(ctx, "counter", "n")
+				if errors.Is(err, ErrNotFound) {
+					continue
+				}
+				require.NoError(t, err)
+				n, _ := strconv.Atoi(string(p.Value))
+				require.GreaterOrEqual(t, n, last, "a read went back")
+				keys, err := s.Keys(ctx, "grows")
+				require.NoError(t, err)
+				require.GreaterOrEqual(t, len(keys), lastKeys, "an account lost keys")
+				require.GreaterOrEqual(t, len(keys), n-1, "keys older than the counter's value are missing")
+				last, lastKeys = n, len(keys)
+			}
+		})
+	}
+	wg.Wait()
+	require.NoError(t, s.Check(ctx))
+}
+
+// BenchmarkReopenLog measures an open that replays 64 MiB of log, the
+// state a crash leaves when the applier has fallen that far behind: a copy
+// of a store whose writes are all in its log.
+func BenchmarkReopenLog(b *testing.B) {
+	ctx := context.Background()
+	path := filepath.Join(b.TempDir(), "big.db")
+	s, err := OpenBolt(path, WithWriteAheadLog(true), noApply)
+	if err != nil {
+		b.Fatal(err)
+	}
+	value := []byte(`"` + strings.Repeat("v", 400) + `"`)
+	var next sync.Mutex
+	i := 0
+	logBytes := func() int64 {
+		var n int64
+		filepath.WalkDir(path+".wal", func(p string, d fs.DirEntry, err error) error {
+			if err == nil && !d.IsDir() && strings.HasSuffix(p, ".wal") {
+				info, _ := d.Info()
+				n += info.Size()
+			}
+			return nil
+		})
+		return n
+	}
+	for logBytes() < 64<<20 {
+		var wg sync.WaitGroup
+		for range 32 {
+			wg.Go(func() {
+				for range 200 {
+					next.Lock()
+					i++
+					k := i
+					next.Unlock()
+					if _, err := s.Set(ctx, benchAccount(k%5000), benchKey(k/5000%100), value); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+		}
+		wg.Wait()
+	}
+	image := b.TempDir()
+	copyStore(b, path, image)
+	records := s.walState.log.Last()
+	s.Close()
+	b.ResetTimer()
+	for b.Loop() {
+		b.StopTimer()
+		dst := copyStore(b, filepath.Join(image, "big.db"), b.TempDir())
+		b.StartTimer()
+		r, err := OpenBolt(dst, WithWriteAheadLog(true))
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.StopTimer()
+		r.Close()
+		b.StartTimer()
+	}
+	b.ReportMetric(float64(records), "records")
+	b.ReportMetric(float64(i), "sets")
+}
