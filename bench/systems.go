@@ -40,7 +40,12 @@ type system struct {
 }
 
 var systems = []system{
-	{"userprops-bolt", true, "group commit, fdatasync per commit", openUserpropsBolt},
+	{"userprops-bolt", true, "write-ahead log: one fdatasync'd append per group of writes, bbolt written behind it", func(dir string) (kv, error) {
+		return openUserpropsBolt(dir, true)
+	}},
+	{"userprops-bolt-file", true, "without the log (WithWriteAheadLog(false)): group commit, one bbolt commit per group", func(dir string) (kv, error) {
+		return openUserpropsBolt(dir, false)
+	}},
 	{"bbolt-update", true, "raw bbolt, one Update per write", func(dir string) (kv, error) { return openRawBolt(dir, 0) }},
 	{"bbolt-batch", true, "raw bbolt, Batch with MaxBatchDelay 200µs (its best here)", func(dir string) (kv, error) {
 		return openRawBolt(dir, 200*time.Microsecond)
@@ -70,8 +75,8 @@ func propKey(k int) string { return fmt.Sprintf("key-%02d", k) }
 
 type boltKV struct{ s *userprops.BoltStore }
 
-func openUserpropsBolt(dir string) (kv, error) {
-	s, err := userprops.OpenBolt(filepath.Join(dir, "userprops.db"), storeIndexes()...)
+func openUserpropsBolt(dir string, log bool) (kv, error) {
+	s, err := userprops.OpenBolt(filepath.Join(dir, "userprops.db"), append(storeIndexes(), userprops.WithWriteAheadLog(log))...)
 	return boltKV{s}, err
 }
 
