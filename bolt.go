@@ -169,14 +169,16 @@ const boltLockPoll = 50 * time.Millisecond
 // BoltStore is a durable Store kept in one bbolt file (see OpenBolt).
 //
 // It is safe for concurrent use by multiple goroutines. Set and Delete return
-// only after their change is committed and the file is synced to stable
-// storage (fdatasync), so an acknowledged change survives a crash of the
-// process or of the machine. Concurrent writers share commits: while one
-// transaction is being synced, the writes that arrive queue up and go to disk
-// together in the next one, so throughput grows with the number of writers
-// while a lone writer pays exactly one commit. Reads run in parallel with each
-// other and with the commit in progress, and copy what they return out of the
-// file's memory map.
+// only after their change is on stable storage (fdatasync), so an
+// acknowledged change survives a crash of the process or of the machine: by
+// default in the write-ahead log beside the file (WithWriteAheadLog, and
+// bolt_log.go for how), from which it is written into the file within 200
+// ms, or with the log off, in the file itself. Concurrent writers share
+// syncs: while one group is being synced, the writes that arrive queue up and
+// go to disk together in the next one, so throughput grows with the number of
+// writers while a lone writer pays exactly one sync. Reads see every
+// acknowledged change at once, run in parallel with each other and with the
+// writes in progress, and copy what they return out of the file's memory map.
 //
 // The file keeps its indexes (WithIndex, AddIndex; listed by Indexes,
 // removed by DropIndex): every write moves its property's index entries in
@@ -968,7 +970,9 @@ func (s *BoltStore) DeleteAccount(ctx context.Context, accountID string) (int, e
 }
 
 // Close implements Store. It waits for the writes in flight to be committed
-// and for open reads to finish, then closes the file.
+// and for open reads to finish, writes what the write-ahead log holds into
+// the file (what it cannot write stays in the log, for the next OpenBolt),
+// then closes the log and the file.
 func (s *BoltStore) Close() error {
 	s.lifecycle.Lock()
 	defer s.lifecycle.Unlock()

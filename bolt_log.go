@@ -47,8 +47,14 @@ import (
 // (flush), then commits them as without the log.
 
 // WithWriteAheadLog makes OpenBolt keep a write-ahead log beside the file,
-// in the directory path + ".wal", or not (on false). It is a bolt option:
-// other stores ignore it. See BoltStore for what it changes.
+// in the directory path + ".wal" (the default), or not (on false). With the
+// log, a write is acknowledged once its group's record is appended to the
+// log and synced, and written into the file later; without it, once the file
+// itself is committed and synced. The durability is the same; the log makes
+// a synced write several times cheaper, and holds what is not yet in the
+// file in memory (up to 64 MiB). Opening a file whose log holds records
+// writes them into the file first, with the log on or off. It is a bolt
+// option: other stores ignore it.
 func WithWriteAheadLog(on bool) Option {
 	return BackendOption(boltSetting(func(c *boltConfig) { c.wal = on }))
 }
