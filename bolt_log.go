@@ -99,7 +99,7 @@ type overlay struct {
 type walState struct {
 	log     *wal.Log
 	flushAt walFlush
-	active  *ovTree // the changes logged since the last freeze
+	active  *ovTree // the changes logged since the last freeze; never changed once published
 	frozen  *ovTree // the layer the applier is writing, or failed to
 	since   time.Time
 	pending int    // bytes of entries in active and frozen
@@ -150,7 +150,7 @@ func (s *BoltStore) publish() {
 	w := s.walState
 	var layers []*ovTree
 	if w.active.Len() > 0 {
-		layers = append(layers, w.active.Clone())
+		layers = append(layers, w.active) // never changed again (commitLogged)
 	}
 	if w.frozen != nil {
 		layers = append(layers, w.frozen)
@@ -180,19 +180,33 @@ func (s *BoltStore) commitLogged(live []*boltWrite) {
 		return b.applyAll(live)
 	})
 	if err == nil && group.Len() > 0 {
+		rec := encodeGroup(group)
 		var idx uint64
-		if idx, err = w.log.Append(encodeGroup(group)); err != nil {
+		appended := make(chan error, 1)
+		go func() {
+			var err error
+			idx, err = w.log.Append(rec)
+			appended <- err
+		}()
+		// While the log syncs: the next version of the active layer, the
+		// group added to a lazy copy of it (the published layer is never
+		// changed, readers hold it).
+		next, added := w.active.Clone(), 0
+		group.Ascend(func(e ovEntry) bool {
+			if old, ok := next.ReplaceOrInsert(e); ok {
+				added -= len(old.key) + len(old.val)
+			}
+			added += len(e.key) + len(e.val)
+			return true
+		})
+		if err = <-appended; err != nil {
 			err = s.logError(err)
 		} else {
 			w.logged = idx
 			if w.active.Len() == 0 {
 				w.since = time.Now()
 			}
-			group.Ascend(func(e ovEntry) bool {
-				w.active.ReplaceOrInsert(e)
-				w.pending += len(e.key) + len(e.val)
-				return true
-			})
+			w.active, w.pending = next, w.pending+added
 			s.publish()
 			if b.rev != b.start {
 				s.signal.Notify()
@@ -237,12 +251,19 @@ func (s *BoltStore) maybeFreeze(now time.Time) {
 			w.jobs <- applyJob{w.frozen, w.upTo}
 		}
 	case w.active.Len() > 0 && (w.pending >= w.flushAt.bytes || now.Sub(w.since) >= w.flushAt.age):
-		w.frozen, w.active, w.upTo = w.active, newOvTree(), w.logged
-		w.gen++
-		s.publish()
+		s.freeze()
 		w.applying = true
 		w.jobs <- applyJob{w.frozen, w.upTo}
 	}
+}
+
+// freeze makes the active layer the frozen one, to be written into the
+// file, and starts a new active layer.
+func (s *BoltStore) freeze() {
+	w := s.walState
+	w.frozen, w.active, w.upTo = w.active, newOvTree(), w.logged
+	w.gen++
+	s.publish()
 }
 
 // applied takes the applier's result: on success the frozen layer is in
@@ -315,9 +336,7 @@ func (s *BoltStore) flush() error {
 	if w.active.Len() == 0 {
 		return nil
 	}
-	w.frozen, w.active, w.upTo = w.active, newOvTree(), w.logged
-	w.gen++
-	s.publish()
+	s.freeze()
 	return s.applied(s.applyTree(w.frozen, w.upTo))
 }
 
@@ -446,17 +465,30 @@ func (s *BoltStore) openLog(cfg boltConfig) error {
 		}
 		return fmt.Errorf("userprops: opening the write-ahead log %s: %w", dir, err)
 	}
-	held, err = s.replay(l, held)
-	if err == nil {
-		err = l.Release(held)
+	if l.Last() < held {
+		// The file holds more than the log ever did: a log left beside
+		// a file that replaced the one it belonged to. It has nothing
+		// the file lacks; a new one starts after the file's index.
+		s.log.Warn("userprops: the write-ahead log is behind its file; starting a new one",
+			"path", dir, "log_last", l.Last(), "file_holds", held)
+		if err := errors.Join(l.Close(), os.RemoveAll(dir)); err != nil {
+			return fmt.Errorf("userprops: replacing the write-ahead log %s: %w", dir, err)
+		}
+		if l, err = wal.Open(dir, wal.Options{SegmentSize: cfg.walSegment, FirstIndex: held + 1}); err != nil {
+			return fmt.Errorf("userprops: opening the write-ahead log %s: %w", dir, err)
+		}
 	}
-	if err != nil || !cfg.wal {
+	if held, err = s.replay(l, held); err != nil || !cfg.wal {
+		if err == nil {
+			err = l.Release(held)
+		}
 		return errors.Join(err, l.Close())
 	}
-	s.walState = &walState{log: l, flushAt: cfg.walFlush, active: newOvTree(), logged: l.Last(), jobs: make(chan applyJob, 1), applied: make(chan error, 1)}
-	if s.walState.logged < held {
-		s.walState.logged = held
+	if err := l.Release(held); err != nil {
+		// The file holds every record: what stays is skipped by index.
+		s.log.Warn("userprops: releasing the replayed write-ahead log failed", "path", dir, "err", err)
 	}
+	s.walState = &walState{log: l, flushAt: cfg.walFlush, active: newOvTree(), logged: l.Last(), jobs: make(chan applyJob, 1), applied: make(chan error, 1)}
 	s.ov.Store(&overlay{})
 	go s.applyLoop()
 	return nil
