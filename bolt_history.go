@@ -166,8 +166,11 @@ func (b *batchTx) flushRevisions() error {
 		}
 	}
 	if maxAge > 0 {
+		// The history holds exactly trimmed+1 to head: a seek there, not
+		// a walk from the first key (through the write-ahead log's
+		// overlay that would pass every trimmed entry still pending).
 		c := b.history.Cursor()
-		for k, v := c.First(); k != nil && b.rev.head-b.rev.trimmed > 1; k, v = c.First() {
+		for k, v := c.Seek(revisionKey(b.rev.trimmed + 1)); k != nil && b.rev.head-b.rev.trimmed > 1; k, v = c.Seek(revisionKey(b.rev.trimmed + 1)) {
 			if len(v) < changeHeaderLen || b.now-int64(binary.BigEndian.Uint64(v[1:9])) <= int64(maxAge) {
 				break
 			}

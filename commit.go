@@ -45,7 +45,7 @@ const (
 	// (DeleteAccount).
 	writeDeleteAccount
 	// writeFlush writes everything the write-ahead log holds into the
-	// file (Backup); without the log it does nothing.
+	// file (Backup, CompactTo); without the log it does nothing.
 	writeFlush
 )
 
@@ -166,8 +166,15 @@ func (s *BoltStore) commitLoop() {
 	}
 	for {
 		if w := s.walState; w != nil {
-			for w.applying && w.pending >= 4*w.flushAt.bytes {
-				_ = s.applied(<-w.applied) // the overlay is full: wait for the file
+			// The overlay is full: the writers wait for the file, and
+			// while it fails, for its retries.
+			for w.pending >= 4*w.flushAt.bytes && (w.applying || w.frozen != nil) {
+				if w.applying {
+					_ = s.applied(<-w.applied)
+					continue
+				}
+				time.Sleep(time.Until(w.retryAt))
+				s.maybeFreeze(time.Now())
 			}
 		}
 		select {
@@ -217,6 +224,21 @@ func (s *BoltStore) commit(batch []*boltWrite) {
 	if s.commitTrace != nil {
 		s.commitTrace(live)
 	}
+	if s.walState == nil {
+		// Without the log, the batch is one commit: a writeFlush has
+		// nothing to do.
+		live = slices.DeleteFunc(live, func(w *boltWrite) bool {
+			if w.kind == writeFlush {
+				close(w.done)
+				return true
+			}
+			return false
+		})
+		if len(live) > 0 {
+			s.commitTx(live)
+		}
+		return
+	}
 	for len(live) > 0 {
 		class := live[0].class()
 		n := 1
@@ -227,13 +249,7 @@ func (s *BoltStore) commit(batch []*boltWrite) {
 		live = live[n:]
 		switch {
 		case class == classFlush:
-			var err error
-			if s.walState != nil {
-				err = s.flush()
-			}
-			answer(run, err)
-		case s.walState == nil:
-			s.commitTx(run)
+			answer(run, s.flush())
 		case class == classLogged:
 			s.commitLogged(run)
 		default:
