@@ -248,8 +248,9 @@ func TestRemote_WatchErrors(t *testing.T) {
 	}
 }
 
-// TestRemote_WatchFromNowDropped: a watch from now whose connection drops
-// before its first change cannot know what it missed, and says so.
+// TestRemote_WatchFromNowDropped: a watch from now whose connection drops,
+// on a server that announced no head, before its first change cannot know
+// what it missed, and says so.
 func TestRemote_WatchFromNowDropped(t *testing.T) {
 	noLeaks(t)
 	url, resumed := sseServer(t, ": hello\n\n")
