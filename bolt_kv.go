@@ -249,13 +249,18 @@ func (b *groupBucket) Put(k, v []byte) error {
 	if v == nil {
 		v = []byte{} // an empty value, as bbolt keeps it: not a delete
 	}
-	b.group.ReplaceOrInsert(ovEntry{key: append(bytes.Clone(b.tag), k...), val: v})
+	b.group.ReplaceOrInsert(ovEntry{key: b.entryKey(k), val: v})
 	return nil
 }
 
 func (b *groupBucket) Delete(k []byte) error {
-	b.group.ReplaceOrInsert(ovEntry{key: append(bytes.Clone(b.tag), k...), del: true})
+	b.group.ReplaceOrInsert(ovEntry{key: b.entryKey(k), del: true})
 	return nil
+}
+
+// entryKey returns a new overlay key of k in b.
+func (b *groupBucket) entryKey(k []byte) []byte {
+	return append(append(make([]byte, 0, len(b.tag)+len(k)), b.tag...), k...)
 }
 
 // writer returns the bucket with tag tag and bbolt bucket base as the

@@ -102,10 +102,12 @@ type walState struct {
 	active  *ovTree // the changes logged since the last freeze; never changed once published
 	frozen  *ovTree // the layer the applier is writing, or failed to
 	since   time.Time
-	pending int    // bytes of entries in active and frozen
-	logged  uint64 // the index of the last record appended
-	upTo    uint64 // the index the frozen layer reaches
-	gen     uint64
+	pending int // bytes of entries in active and frozen
+	// frozenBytes is the part of pending in frozen.
+	frozenBytes int
+	logged      uint64 // the index of the last record appended
+	upTo        uint64 // the index the frozen layer reaches
+	gen         uint64
 	// applying is set while the applier writes frozen; retryAt is when
 	// to try again after it failed.
 	applying bool
@@ -261,7 +263,8 @@ func (s *BoltStore) maybeFreeze(now time.Time) {
 // file, and starts a new active layer.
 func (s *BoltStore) freeze() {
 	w := s.walState
-	w.frozen, w.active, w.upTo = w.active, newOvTree(), w.logged
+	// Nothing else is frozen: every pending byte is in the layer.
+	w.frozen, w.active, w.upTo, w.frozenBytes = w.active, newOvTree(), w.logged, w.pending
 	w.gen++
 	s.publish()
 }
@@ -278,11 +281,8 @@ func (s *BoltStore) applied(err error) error {
 			"path", s.path, "err", err)
 		return err
 	}
-	w.frozen.Ascend(func(e ovEntry) bool {
-		w.pending -= len(e.key) + len(e.val)
-		return true
-	})
-	w.frozen = nil
+	w.pending -= w.frozenBytes
+	w.frozen, w.frozenBytes = nil, 0
 	w.gen++
 	s.publish()
 	if err := w.log.Release(w.upTo); err != nil {
@@ -351,18 +351,18 @@ type applier struct {
 
 func (a *applier) apply(e ovEntry) error {
 	if a.tag == nil || !bytes.HasPrefix(e.key, a.tag) {
-		n, ok := tagLen(e.key)
-		if !ok {
-			return fmt.Errorf("entry key %q names no bucket", e.key)
-		}
-		b, err := resolveTag(a.tx, e.key[:n])
+		tag, err := entryTag(e.key)
 		if err != nil {
 			return err
 		}
-		if bytes.Equal(e.key[:n], tagHistory) {
+		b, err := resolveTag(a.tx, tag)
+		if err != nil {
+			return err
+		}
+		if bytes.Equal(tag, tagHistory) {
 			b.FillPercent = 1 // the history grows at its end only
 		}
-		a.tag, a.bucket = e.key[:n], b
+		a.tag, a.bucket = tag, b
 	}
 	k := e.key[len(a.tag):]
 	if e.del {
@@ -371,13 +371,17 @@ func (a *applier) apply(e ovEntry) error {
 	return a.bucket.Put(k, e.val)
 }
 
-// tagLen returns the length of the bucket tag that key starts with.
-func tagLen(key []byte) (int, bool) {
+// entryTag returns the bucket tag that the key of an overlay or log entry
+// starts with (see bucketTag).
+func entryTag(key []byte) ([]byte, error) {
 	i := 0
 	for i < len(key) && key[i] != 0 {
 		i += 1 + int(key[i])
 	}
-	return i + 1, i < len(key)
+	if i >= len(key) {
+		return nil, fmt.Errorf("entry key %q names no bucket", key)
+	}
+	return key[:i+1], nil
 }
 
 // A log record is a group's entries in key order, each:
@@ -452,18 +456,17 @@ func (s *BoltStore) openLog(cfg boltConfig) error {
 			return nil
 		}
 	}
-	held, err := s.logHeld()
+	var held uint64
+	err := s.view("open", func(tx *bolt.Tx) (err error) {
+		held, err = s.logHeld(tx)
+		return err
+	})
 	if err != nil {
 		return err
 	}
-	// A log lost or removed starts again after what the file holds, so
-	// that its indexes are never the file's again.
-	l, err := wal.Open(dir, wal.Options{SegmentSize: cfg.walSegment, FirstIndex: held + 1})
+	l, err := s.openWAL(dir, cfg, held)
 	if err != nil {
-		if errors.Is(err, wal.ErrCorrupt) {
-			return s.gate.MarkDamaged(fmt.Errorf("%w: %s: %v", ErrCorrupt, dir, err))
-		}
-		return fmt.Errorf("userprops: opening the write-ahead log %s: %w", dir, err)
+		return err
 	}
 	if l.Last() < held {
 		// The file holds more than the log ever did: a log left beside
@@ -474,19 +477,19 @@ func (s *BoltStore) openLog(cfg boltConfig) error {
 		if err := errors.Join(l.Close(), os.RemoveAll(dir)); err != nil {
 			return fmt.Errorf("userprops: replacing the write-ahead log %s: %w", dir, err)
 		}
-		if l, err = wal.Open(dir, wal.Options{SegmentSize: cfg.walSegment, FirstIndex: held + 1}); err != nil {
-			return fmt.Errorf("userprops: opening the write-ahead log %s: %w", dir, err)
+		if l, err = s.openWAL(dir, cfg, held); err != nil {
+			return err
 		}
 	}
-	if held, err = s.replay(l, held); err != nil || !cfg.wal {
-		if err == nil {
-			err = l.Release(held)
+	held, err = s.replay(l, held)
+	if err == nil {
+		if err := l.Release(held); err != nil {
+			// The file holds every record: what stays is skipped by index.
+			s.log.Warn("userprops: releasing the replayed write-ahead log failed", "path", dir, "err", err)
 		}
+	}
+	if err != nil || !cfg.wal {
 		return errors.Join(err, l.Close())
-	}
-	if err := l.Release(held); err != nil {
-		// The file holds every record: what stays is skipped by index.
-		s.log.Warn("userprops: releasing the replayed write-ahead log failed", "path", dir, "err", err)
 	}
 	s.walState = &walState{log: l, flushAt: cfg.walFlush, active: newOvTree(), logged: l.Last(), jobs: make(chan applyJob, 1), applied: make(chan error, 1)}
 	s.ov.Store(&overlay{})
@@ -494,20 +497,31 @@ func (s *BoltStore) openLog(cfg boltConfig) error {
 	return nil
 }
 
-// logHeld returns the index of the last log record the file holds.
-func (s *BoltStore) logHeld() (held uint64, err error) {
-	err = s.view("open", func(tx *bolt.Tx) error {
-		v := tx.Bucket(boltMetaBucket).Get(boltLogKey)
-		switch len(v) {
-		case 0:
-		case 8:
-			held = binary.BigEndian.Uint64(v)
-		default:
-			return s.gate.MarkDamaged(fmt.Errorf("%w: %s: log record of %d bytes", ErrCorrupt, s.path, len(v)))
-		}
-		return nil
-	})
-	return held, err
+// openWAL opens the log in dir. A log lost or removed starts again after
+// held, what the file holds, so that its indexes are never the file's
+// again.
+func (s *BoltStore) openWAL(dir string, cfg boltConfig, held uint64) (*wal.Log, error) {
+	l, err := wal.Open(dir, wal.Options{SegmentSize: cfg.walSegment, FirstIndex: held + 1})
+	switch {
+	case errors.Is(err, wal.ErrCorrupt):
+		return nil, s.gate.MarkDamaged(fmt.Errorf("%w: %s: %v", ErrCorrupt, dir, err))
+	case err != nil:
+		return nil, fmt.Errorf("userprops: opening the write-ahead log %s: %w", dir, err)
+	}
+	return l, nil
+}
+
+// logHeld returns the index of the last log record the file of tx holds
+// (its "log" record; 0 without one).
+func (s *BoltStore) logHeld(tx *bolt.Tx) (uint64, error) {
+	v := tx.Bucket(boltMetaBucket).Get(boltLogKey)
+	switch len(v) {
+	case 0:
+		return 0, nil
+	case 8:
+		return binary.BigEndian.Uint64(v), nil
+	}
+	return 0, s.gate.MarkDamaged(fmt.Errorf("%w: %s: log record of %d bytes", ErrCorrupt, s.path, len(v)))
 }
 
 // replay writes the records of l after held, the last the file holds, into
@@ -531,11 +545,9 @@ func (s *BoltStore) replay(l *wal.Log, held uint64) (uint64, error) {
 	err := l.Read(held, func(idx uint64, rec []byte) error {
 		// The entries point into rec, which Read reuses.
 		err := decodeGroup(bytes.Clone(rec), func(e ovEntry) error {
-			if _, ok := tagLen(e.key); !ok {
-				return fmt.Errorf("entry key %q names no bucket", e.key)
-			}
+			_, err := entryTag(e.key)
 			t.ReplaceOrInsert(e)
-			return nil
+			return err
 		})
 		if err != nil {
 			return s.gate.MarkDamaged(fmt.Errorf("%w: %s: write-ahead log record %d: %v", ErrCorrupt, s.path, idx, err))
@@ -592,11 +604,9 @@ func (s *BoltStore) checkLog(tx *bolt.Tx, first uint64) []string {
 	if w == nil {
 		return nil
 	}
-	var held uint64
-	if v := tx.Bucket(boltMetaBucket).Get(boltLogKey); len(v) == 8 {
-		held = binary.BigEndian.Uint64(v)
-	} else if v != nil {
-		return []string{fmt.Sprintf("log record of %d bytes", len(v))}
+	held, err := s.logHeld(tx)
+	if err != nil {
+		return []string{err.Error()}
 	}
 	if err := w.log.Check(); err != nil {
 		return []string{fmt.Sprintf("write-ahead log: %v", err)}
@@ -604,13 +614,13 @@ func (s *BoltStore) checkLog(tx *bolt.Tx, first uint64) []string {
 	if first > held+1 {
 		return []string{fmt.Sprintf("the file holds the write-ahead log up to record %d, the log starts at %d", held, first)}
 	}
-	err := w.log.Read(held, func(idx uint64, rec []byte) error {
+	err = w.log.Read(held, func(idx uint64, rec []byte) error {
 		return decodeGroup(rec, func(e ovEntry) error {
-			n, ok := tagLen(e.key)
-			if !ok {
-				return fmt.Errorf("record %d: entry key %q names no bucket", idx, e.key)
+			tag, err := entryTag(e.key)
+			if err == nil {
+				_, err = resolveTag(tx, tag)
 			}
-			if _, err := resolveTag(tx, e.key[:n]); err != nil {
+			if err != nil {
 				return fmt.Errorf("record %d: %v", idx, err)
 			}
 			return nil

@@ -42,10 +42,7 @@ func (s *Store) DeleteAccount(ctx context.Context, accountID string) (deleted in
 		var idx map[string][]keyIndex
 		var gone []storedValue
 		var sp safePoint
-		b := &pgx.Batch{}
-		b.BeginTx(writeTx)
-		b.Queue(lockIndexesShared, int64(indexLock))
-		s.queueWriteSafePoint(b, &sp)
+		b := s.beginWrite(&sp)
 		b.Queue(`DELETE FROM userprops_accounts WHERE account_id = $1`, id)
 		queueIndexes(b, &idx)
 		queueStoredValues(b, &gone, `WITH d AS (DELETE FROM userprops_properties WHERE account_id = $1 RETURNING key, value)
@@ -168,10 +165,7 @@ func (s *Store) Restore(ctx context.Context, props []userprops.Property) error {
 		var idx map[string][]keyIndex
 		var old []storedValue
 		var sp safePoint
-		b := &pgx.Batch{}
-		b.BeginTx(writeTx)
-		b.Queue(lockIndexesShared, int64(indexLock))
-		s.queueWriteSafePoint(b, &sp)
+		b := s.beginWrite(&sp)
 		// The accounts' rows, locked in byte order (as every Restore
 		// locks them, so two never deadlock), then the values replaced,
 		// read after the locks.

@@ -193,6 +193,17 @@ func (s *Store) queueSafePointFor(b *pgx.Batch, p *safePoint, enough *int64, max
 	})
 }
 
+// beginWrite returns a write's first batch: its transaction begun, the
+// indexes locked shared (see lockIndexesShared) and, into p, the reads of
+// the safe revision that bounds its trimming.
+func (s *Store) beginWrite(p *safePoint) *pgx.Batch {
+	b := &pgx.Batch{}
+	b.BeginTx(writeTx)
+	b.Queue(lockIndexesShared, int64(indexLock))
+	s.queueWriteSafePoint(b, p)
+	return b
+}
+
 // queueWriteSafePoint queues, in a write's first batch, the reads of the
 // safe revision that bounds its trimming.
 func (s *Store) queueWriteSafePoint(b *pgx.Batch, p *safePoint) {

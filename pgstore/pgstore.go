@@ -299,10 +299,7 @@ func (s *Store) set(ctx context.Context, accountID, key string, value []byte, co
 		var old []byte
 		var idx []keyIndex
 		var sp safePoint
-		b := &pgx.Batch{}
-		b.BeginTx(writeTx)
-		b.Queue(lockIndexesShared, int64(indexLock))
-		s.queueWriteSafePoint(b, &sp)
+		b := s.beginWrite(&sp)
 		b.Queue(lockAccount, id).QueryRow(func(row pgx.Row) error {
 			return row.Scan(&before.Properties, &before.Bytes)
 		})
@@ -440,10 +437,7 @@ func (s *Store) delete(ctx context.Context, accountID, key string, cond *uint64)
 		var old []byte
 		var idx []keyIndex
 		var sp safePoint
-		b := &pgx.Batch{}
-		b.BeginTx(writeTx)
-		b.Queue(lockIndexesShared, int64(indexLock))
-		s.queueWriteSafePoint(b, &sp)
+		b := s.beginWrite(&sp)
 		b.Queue(`SELECT 1 FROM userprops_accounts WHERE account_id = $1 FOR UPDATE`, id)
 		queueKeyIndexes(b, key, &idx)
 		if cond != nil {
