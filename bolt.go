@@ -224,7 +224,12 @@ type BoltStore struct {
 	// without bbolt's own locks.
 	freelist sync.RWMutex
 
-	// walState is the committer's side of the write-ahead log, nil
+	// commitMu is held by whoever commits: the committer, or with the
+	// log a writer that commits its own write because nothing else is
+	// being committed (lead). walState is touched only under it.
+	commitMu sync.Mutex
+
+	// walState is the committing side of the write-ahead log, nil
 	// without it; ov is what readers see of it (bolt_log.go).
 	walState *walState
 	ov       atomic.Pointer[overlay]

@@ -84,10 +84,10 @@ type ovEntry struct {
 	del      bool
 }
 
-func ovLess(a, b ovEntry) bool { return bytes.Compare(a.key, b.key) < 0 }
+func ovLess(a, b *ovEntry) bool { return bytes.Compare(a.key, b.key) < 0 }
 
 // ovTree is one layer of the overlay.
-type ovTree = btree.BTreeG[ovEntry]
+type ovTree = btree.BTreeG[*ovEntry]
 
 // ovDegree is the B-tree degree of the overlay's layers.
 const ovDegree = 16
@@ -134,18 +134,18 @@ type mergedBucket struct {
 	tag    []byte
 	layers []*ovTree
 	base   *bolt.Bucket
-	probe  []byte
+	probe  ovEntry // the entry searched for, its key reused (full)
 }
 
-// full returns the overlay key of k in b, in a buffer reused by the next
-// call.
-func (b *mergedBucket) full(k []byte) []byte {
-	b.probe = append(append(b.probe[:0], b.tag...), k...)
-	return b.probe
+// full returns the entry to search the layers for k in b with, reused by
+// the next call.
+func (b *mergedBucket) full(k []byte) *ovEntry {
+	b.probe.key = append(append(b.probe.key[:0], b.tag...), k...)
+	return &b.probe
 }
 
 func (b *mergedBucket) Get(k []byte) []byte {
-	probe := ovEntry{key: b.full(k)}
+	probe := b.full(k)
 	for _, l := range b.layers {
 		if e, ok := l.Get(probe); ok {
 			if e.del {
@@ -164,10 +164,10 @@ func (b *mergedBucket) Cursor() kvCursor {
 // next returns the first entry of the layers at or after from (after it,
 // if !inclusive) within b's bucket, from the newest layer that has that
 // key; ok is false if there is none. k is the entry's key in the bucket.
-func (b *mergedBucket) next(from []byte, inclusive bool) (k []byte, e ovEntry, ok bool) {
-	probe := ovEntry{key: b.full(from)}
+func (b *mergedBucket) next(from []byte, inclusive bool) (k []byte, e *ovEntry, ok bool) {
+	probe := b.full(from)
 	for _, l := range b.layers {
-		l.AscendGreaterOrEqual(probe, func(got ovEntry) bool {
+		l.AscendGreaterOrEqual(probe, func(got *ovEntry) bool {
 			if !bytes.HasPrefix(got.key, b.tag) {
 				return false
 			}
@@ -249,12 +249,12 @@ func (b *groupBucket) Put(k, v []byte) error {
 	if v == nil {
 		v = []byte{} // an empty value, as bbolt keeps it: not a delete
 	}
-	b.group.ReplaceOrInsert(ovEntry{key: b.entryKey(k), val: v})
+	b.group.ReplaceOrInsert(&ovEntry{key: b.entryKey(k), val: v})
 	return nil
 }
 
 func (b *groupBucket) Delete(k []byte) error {
-	b.group.ReplaceOrInsert(ovEntry{key: b.entryKey(k), del: true})
+	b.group.ReplaceOrInsert(&ovEntry{key: b.entryKey(k), del: true})
 	return nil
 }
 

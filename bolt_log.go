@@ -94,8 +94,9 @@ type overlay struct {
 	gen    uint64
 }
 
-// walState is the committer's side of the log; only the committer's
-// goroutine touches it.
+// walState is the committing side of the log, touched only under
+// commitMu; its applied channel is read by the committer's goroutine
+// alone.
 type walState struct {
 	log     *wal.Log
 	flushAt walFlush
@@ -114,6 +115,13 @@ type walState struct {
 	retryAt  time.Time
 	jobs     chan applyJob
 	applied  chan error
+}
+
+// full reports whether the overlay holds so much that writers must wait
+// for the applier: four times the flush size, while a layer is being
+// applied or waits for its retry.
+func (w *walState) full() bool {
+	return w.pending >= 4*w.flushAt.bytes && (w.applying || w.frozen != nil)
 }
 
 type applyJob struct {
@@ -184,24 +192,27 @@ func (s *BoltStore) commitLogged(live []*boltWrite) {
 	if err == nil && group.Len() > 0 {
 		rec := encodeGroup(group)
 		var idx uint64
-		appended := make(chan error, 1)
-		go func() {
-			var err error
+		var next *ovTree
+		var added int
+		if group.Len() <= walInlineEntries {
+			// A small group is added after the sync, in this goroutine:
+			// handing the append to another costs more than the work.
 			idx, err = w.log.Append(rec)
-			appended <- err
-		}()
-		// While the log syncs: the next version of the active layer, the
-		// group added to a lazy copy of it (the published layer is never
-		// changed, readers hold it).
-		next, added := w.active.Clone(), 0
-		group.Ascend(func(e ovEntry) bool {
-			if old, ok := next.ReplaceOrInsert(e); ok {
-				added -= len(old.key) + len(old.val)
+			if err == nil {
+				next, added = w.nextActive(group)
 			}
-			added += len(e.key) + len(e.val)
-			return true
-		})
-		if err = <-appended; err != nil {
+		} else {
+			appended := make(chan error, 1)
+			go func() {
+				var err error
+				idx, err = w.log.Append(rec)
+				appended <- err
+			}()
+			// While the log syncs: the next version of the active layer.
+			next, added = w.nextActive(group)
+			err = <-appended
+		}
+		if err != nil {
 			err = s.logError(err)
 		} else {
 			w.logged = idx
@@ -217,6 +228,25 @@ func (s *BoltStore) commitLogged(live []*boltWrite) {
 	}
 	answer(live, err)
 	s.maybeFreeze(time.Now())
+}
+
+// walInlineEntries is the largest group whose entries commitLogged adds to
+// the active layer after the log's sync rather than during it.
+const walInlineEntries = 64
+
+// nextActive returns the next version of the active layer, the entries of
+// group added to a lazy copy of it (the published layer is never changed,
+// readers hold it), and how many bytes that adds to the overlay.
+func (w *walState) nextActive(group *ovTree) (next *ovTree, added int) {
+	next = w.active.Clone()
+	group.Ascend(func(e *ovEntry) bool {
+		if old, ok := next.ReplaceOrInsert(e); ok {
+			added -= len(old.key) + len(old.val)
+		}
+		added += len(e.key) + len(e.val)
+		return true
+	})
+	return next, added
 }
 
 // logError is the error of a failed append: a log that could not undo a
@@ -307,7 +337,7 @@ func (s *BoltStore) applyTree(t *ovTree, upTo uint64) error {
 	return s.update("apply", func(tx *bolt.Tx) error {
 		s.db.AllocSize = growthStep(tx.Size())
 		a := applier{tx: tx}
-		t.Ascend(func(e ovEntry) bool {
+		t.Ascend(func(e *ovEntry) bool {
 			a.err = a.apply(e)
 			return a.err == nil
 		})
@@ -349,7 +379,7 @@ type applier struct {
 	err    error
 }
 
-func (a *applier) apply(e ovEntry) error {
+func (a *applier) apply(e *ovEntry) error {
 	if a.tag == nil || !bytes.HasPrefix(e.key, a.tag) {
 		tag, err := entryTag(e.key)
 		if err != nil {
@@ -394,12 +424,12 @@ func entryTag(key []byte) ([]byte, error) {
 
 func encodeGroup(t *ovTree) []byte {
 	n := 0
-	t.Ascend(func(e ovEntry) bool {
+	t.Ascend(func(e *ovEntry) bool {
 		n += len(e.key) + len(e.val) + 2*binary.MaxVarintLen32 + 1
 		return true
 	})
 	rec := make([]byte, 0, n)
-	t.Ascend(func(e ovEntry) bool {
+	t.Ascend(func(e *ovEntry) bool {
 		rec = binary.AppendUvarint(rec, uint64(len(e.key)))
 		rec = append(rec, e.key...)
 		if e.del {
@@ -416,7 +446,7 @@ func encodeGroup(t *ovTree) []byte {
 
 // decodeGroup calls fn with each entry of the log record rec; the entries'
 // slices point into rec.
-func decodeGroup(rec []byte, fn func(ovEntry) error) error {
+func decodeGroup(rec []byte, fn func(*ovEntry) error) error {
 	field := func() ([]byte, bool) {
 		n, w := binary.Uvarint(rec)
 		if w <= 0 || n > uint64(len(rec)-w) {
@@ -431,7 +461,7 @@ func decodeGroup(rec []byte, fn func(ovEntry) error) error {
 		if !ok || len(rec) == 0 || rec[0] > 1 {
 			return errors.New("malformed entry")
 		}
-		e := ovEntry{key: k, del: rec[0] == 1}
+		e := &ovEntry{key: k, del: rec[0] == 1}
 		rec = rec[1:]
 		if !e.del {
 			if e.val, ok = field(); !ok {
@@ -544,7 +574,7 @@ func (s *BoltStore) replay(l *wal.Log, held uint64) (uint64, error) {
 	last := held
 	err := l.Read(held, func(idx uint64, rec []byte) error {
 		// The entries point into rec, which Read reuses.
-		err := decodeGroup(bytes.Clone(rec), func(e ovEntry) error {
+		err := decodeGroup(bytes.Clone(rec), func(e *ovEntry) error {
 			_, err := entryTag(e.key)
 			t.ReplaceOrInsert(e)
 			return err
@@ -615,7 +645,7 @@ func (s *BoltStore) checkLog(tx *bolt.Tx, first uint64) []string {
 		return []string{fmt.Sprintf("the file holds the write-ahead log up to record %d, the log starts at %d", held, first)}
 	}
 	err = w.log.Read(held, func(idx uint64, rec []byte) error {
-		return decodeGroup(rec, func(e ovEntry) error {
+		return decodeGroup(rec, func(e *ovEntry) error {
 			tag, err := entryTag(e.key)
 			if err == nil {
 				_, err = resolveTag(tx, tag)

@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -320,7 +322,7 @@ func TestBoltLog_PendingCount(t *testing.T) {
 		require.NoError(t, err)
 	}
 	held := 0
-	s.walState.active.Ascend(func(e ovEntry) bool {
+	s.walState.active.Ascend(func(e *ovEntry) bool {
 		held += len(e.key) + len(e.val)
 		return true
 	})
@@ -368,4 +370,140 @@ func TestBoltLog_FileAheadOfLog(t *testing.T) {
 	defer s.Close()
 	_, err = s.Get(ctx, "acct", "after")
 	require.NoError(t, err)
+}
+
+// TestBoltLog_Lead: with the log, a lone Set is committed in its caller's
+// goroutine (lead); the writes that arrive while that commit is in
+// progress queue, and the committer commits them in one group; a writer
+// whose context ends while it waits behind a commit withdraws, and its
+// write is not made.
+func TestBoltLog_Lead(t *testing.T) {
+	ctx := context.Background()
+	s, err := OpenBolt(filepath.Join(t.TempDir(), "lead.db"), WithWriteAheadLog(true))
+	require.NoError(t, err)
+	defer s.Close()
+
+	type commit struct {
+		writes int
+		led    bool
+	}
+	commits := make(chan commit, 64)
+	var hold chan struct{} // when set, a led commit waits for it to close
+	s.commitTrace = func(batch []*boltWrite) {
+		buf := make([]byte, 64<<10)
+		stack := string(buf[:runtime.Stack(buf, false)])
+		c := commit{len(batch), strings.Contains(stack, ".(*BoltStore).lead(")}
+		commits <- c
+		if c.led && hold != nil {
+			<-hold
+		}
+	}
+
+	_, err = s.Set(ctx, "a", "lone", []byte(`1`))
+	require.NoError(t, err)
+	assert.Equal(t, commit{1, true}, <-commits, "a lone Set is committed by its caller")
+
+	// A led commit held in progress: the writers behind it queue.
+	hold = make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		_, err := s.Set(ctx, "a", "held", []byte(`2`))
+		assert.NoError(t, err)
+	})
+	require.Equal(t, commit{1, true}, <-commits)
+	const queued = 6
+	for i := range queued {
+		wg.Go(func() {
+			_, err := s.Set(ctx, "a", fmt.Sprintf("q%d", i), []byte(`3`))
+			assert.NoError(t, err)
+		})
+	}
+	// The committer may hold one of them, waiting for the commit.
+	require.Eventually(t, func() bool { return len(s.queue) >= queued-1 }, 10*time.Second, time.Millisecond)
+	cctx, cancel := context.WithCancel(ctx)
+	withdrawn := make(chan error, 1)
+	go func() {
+		_, err := s.Set(cctx, "a", "withdrawn", []byte(`4`))
+		withdrawn <- err
+	}()
+	time.Sleep(20 * time.Millisecond) // let it queue (if it does not yet, it withdraws all the same)
+	cancel()
+	require.ErrorIs(t, <-withdrawn, context.Canceled)
+	close(hold)
+	wg.Wait()
+	s.commitTrace = nil
+
+	var got []commit
+	for len(commits) > 0 {
+		got = append(got, <-commits)
+	}
+	grouped := false
+	for _, c := range got {
+		grouped = grouped || (!c.led && c.writes >= queued-1)
+	}
+	assert.True(t, grouped, "the writes queued behind a led commit are committed together: %v", got)
+	keys, err := s.Keys(ctx, "a")
+	require.NoError(t, err)
+	assert.Equal(t, []string{"held", "lone", "q0", "q1", "q2", "q3", "q4", "q5"}, keys)
+	require.NoError(t, s.Check(ctx))
+}
+
+// TestBoltLog_LeadersAndTheApplier: led and grouped writes, with the
+// applier running all the time and the overlay often full, beside the
+// writes that flush the log (Backup) and those committed to the file
+// directly (AddIndex, DropIndex): nothing waits for ever, every Set's value
+// is the last one acknowledged, and Check passes.
+func TestBoltLog_LeadersAndTheApplier(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "busy.db")
+	s, err := OpenBolt(path, WithWriteAheadLog(true), withLogFlush(4<<10, time.Millisecond))
+	require.NoError(t, err)
+	defer s.Close()
+	const writers, rounds = 6, 150
+	var wg sync.WaitGroup
+	for g := range writers {
+		wg.Go(func() {
+			for i := range rounds {
+				_, err := s.Set(ctx, fmt.Sprintf("w%d", g), fmt.Sprintf("k%d", i%7), fmt.Appendf(nil, `{"i":%d}`, i))
+				if !assert.NoError(t, err) {
+					return
+				}
+				if g == 0 && i%25 == 0 {
+					err := s.Delete(ctx, "w0", "k0")
+					assert.True(t, err == nil || errors.Is(err, ErrNotFound), "Delete: %v", err)
+				}
+			}
+		})
+	}
+	wg.Go(func() {
+		ix := Index{"k1", "i"}
+		for i := range 6 {
+			_, err := s.Backup(ctx, io.Discard)
+			assert.NoError(t, err)
+			if i%2 == 0 {
+				assert.NoError(t, s.AddIndex(ctx, ix))
+			} else {
+				assert.NoError(t, s.DropIndex(ctx, ix))
+			}
+		}
+	})
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(2 * time.Minute):
+		t.Fatal("the writers did not finish")
+	}
+	for g := range writers {
+		for k := range 7 {
+			if g == 0 && k == 0 {
+				continue
+			}
+			last := rounds - 1 - (rounds-1-k)%7
+			p, err := s.Get(ctx, fmt.Sprintf("w%d", g), fmt.Sprintf("k%d", k))
+			require.NoError(t, err)
+			assert.JSONEq(t, fmt.Sprintf(`{"i":%d}`, last), string(p.Value))
+		}
+	}
+	require.NoError(t, s.Check(ctx))
 }

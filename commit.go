@@ -115,11 +115,20 @@ const (
 // long read holds the old one (see WithMmapSize).
 const outcomeWait = 500 * time.Millisecond
 
-// write hands w to the committer and waits for its answer. A caller whose
-// context ends while w is still queued withdraws it and gets ctx.Err(): the
-// write is not made. Once the committer has taken w, the caller waits for
-// the commit, and if its context has ended, at most outcomeWait more; past
-// that it gets ErrOutcomeUnknown, and the commit goes on without it.
+// write makes w and waits for its answer. Usually it hands w to the
+// committer: a caller whose context ends while w is still queued withdraws
+// it and gets ctx.Err(), and the write is not made; once the committer has
+// taken w, the caller waits for the commit, and if its context has ended,
+// at most outcomeWait more; past that it gets ErrOutcomeUnknown, and the
+// commit goes on without it.
+//
+// With the log, a Set, Delete or DeleteAccount that finds nothing being
+// committed and nothing queued is made in the caller's goroutine instead
+// (lead), which spares a lone writer two goroutine handoffs a write. Its
+// context is then not consulted again: it returns when the log has synced
+// the write or failed, however long the disk takes. At most one caller at a
+// time is in that position; the writers queued behind it are answered as
+// above.
 func (s *BoltStore) write(ctx context.Context, w *boltWrite) error {
 	s.lifecycle.RLock()
 	defer s.lifecycle.RUnlock()
@@ -127,6 +136,9 @@ func (s *BoltStore) write(ctx context.Context, w *boltWrite) error {
 		return err
 	}
 	w.done = make(chan struct{})
+	if s.lead(w) {
+		return nil
+	}
 	select {
 	case s.queue <- w:
 	case <-ctx.Done():
@@ -151,10 +163,29 @@ func (s *BoltStore) write(ctx context.Context, w *boltWrite) error {
 	}
 }
 
+// lead makes w, a write of the caller's own, in the caller's goroutine, if
+// the log holds writes of its kind, nothing is queued, no commit is in
+// progress and the overlay has room; it reports whether it did. The
+// committer still takes every write that queues meanwhile, in groups.
+func (s *BoltStore) lead(w *boltWrite) bool {
+	if s.walState == nil || w.class() != classLogged || len(s.queue) > 0 || !s.commitMu.TryLock() {
+		return false
+	}
+	defer s.commitMu.Unlock()
+	if s.walState.full() {
+		return false // the committer waits for the applier
+	}
+	s.commit([]*boltWrite{w})
+	return true
+}
+
 // commitLoop is the committer: it takes every write queued since the last
 // commit into one transaction, syncs it once, and answers each writer with
 // its own result. There is no delay: a new commit starts as soon as the
 // previous one is synced, so a lone writer pays one commit and no more.
+//
+// It alone receives the applier's results (applied): it holds commitMu
+// while it acts, and reads the channel only in its own goroutine.
 func (s *BoltStore) commitLoop() {
 	defer close(s.stopped)
 	batch := make([]*boltWrite, 0, boltMaxBatch)
@@ -168,7 +199,8 @@ func (s *BoltStore) commitLoop() {
 		if w := s.walState; w != nil {
 			// The overlay is full: the writers wait for the file, and
 			// while it fails, for its retries.
-			for w.pending >= 4*w.flushAt.bytes && (w.applying || w.frozen != nil) {
+			s.commitMu.Lock()
+			for w.full() {
 				if w.applying {
 					_ = s.applied(<-w.applied)
 					continue
@@ -176,23 +208,31 @@ func (s *BoltStore) commitLoop() {
 				time.Sleep(time.Until(w.retryAt))
 				s.maybeFreeze(time.Now())
 			}
+			s.commitMu.Unlock()
 		}
 		select {
 		case w := <-s.queue:
 			batch = append(batch[:0], w)
 		case err := <-s.appliedChan():
+			s.commitMu.Lock()
 			_ = s.applied(err)
 			s.maybeFreeze(time.Now())
+			s.commitMu.Unlock()
 			continue
 		case now := <-tick:
+			s.commitMu.Lock()
 			s.maybeFreeze(now)
+			s.commitMu.Unlock()
 			continue
 		case <-s.stop:
 			// Close holds the lifecycle lock: no writer is in flight
 			// and the queue is empty.
+			s.commitMu.Lock()
 			s.closeLog()
+			s.commitMu.Unlock()
 			return
 		}
+		s.commitMu.Lock()
 	drain:
 		for len(batch) < boltMaxBatch {
 			select {
@@ -203,6 +243,7 @@ func (s *BoltStore) commitLoop() {
 			}
 		}
 		s.commit(batch)
+		s.commitMu.Unlock()
 		clear(batch) // drop references for the garbage collector
 	}
 }
