@@ -173,7 +173,7 @@ const boltLockPoll = 50 * time.Millisecond
 // acknowledged change survives a crash of the process or of the machine: by
 // default in the write-ahead log beside the file (WithWriteAheadLog, and
 // bolt_log.go for how), from which it is written into the file, normally
-// within 200 ms, or with the log off, in the file itself. Concurrent writers share
+// within a second, or with the log off, in the file itself. Concurrent writers share
 // syncs: while one group is being synced, the writes that arrive queue up and
 // go to disk together in the next one, so throughput grows with the number of
 // writers while a lone writer pays exactly one sync. Reads see every

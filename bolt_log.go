@@ -65,7 +65,7 @@ func WithWriteAheadLog(on bool) Option {
 // walFlushBytes. The log's segments are walSegmentBytes each.
 const (
 	walFlushBytes   = 16 << 20
-	walFlushAge     = 200 * time.Millisecond
+	walFlushAge     = time.Second
 	walSegmentBytes = 16 << 20
 )
 
