@@ -228,6 +228,8 @@ type BoltStore struct {
 	// log a writer that commits its own write because nothing else is
 	// being committed (lead). walState is touched only under it.
 	commitMu sync.Mutex
+	// writing counts the writes in progress, from write to their answer.
+	writing atomic.Int32
 
 	// walState is the committing side of the write-ahead log, nil
 	// without it; ov is what readers see of it (bolt_log.go).
@@ -235,10 +237,14 @@ type BoltStore struct {
 	ov       atomic.Pointer[overlay]
 
 	// commitTrace, when set, is called by the committer with each batch
-	// just before it is committed. Only tests set it, right after
-	// OpenBolt (to prove that no write is acknowledged before the sync of
-	// its commit).
+	// (with the log, each group) just before it is committed. Only tests
+	// set it, right after OpenBolt (to prove that no write is acknowledged
+	// before the sync of its commit).
 	commitTrace func(batch []*boltWrite)
+	// appendFault, when set, is called before each append to the log; an
+	// error it returns fails the append, which then writes nothing. Only
+	// tests set it.
+	appendFault func() error
 }
 
 var _ Store = (*BoltStore)(nil)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"time"
 
 	"github.com/userprops/userprops/internal/wal"
@@ -171,63 +172,213 @@ func (s *BoltStore) publish() {
 // commitLogged makes the writes of live, none of them administrative, as
 // one group, appends it to the log, and answers every write.
 func (s *BoltStore) commitLogged(live []*boltWrite) {
+	g := s.openGroup(s.walState.active)
+	g.add(live)
+	if s.sealGroup(g) {
+		s.appendGroup(g, g.tree.Len() <= walInlineEntries)
+		s.settleGroup(g)
+	}
+}
+
+// pipeline is commitLogged for the committer, whose batch first holds
+// writes the log holds only: while a group's append is under way, the
+// writes that arrive are made into the next group, on top of it, so that
+// building one group overlaps the sync of the one before. A group is
+// answered only once its append is done; if it fails, the group built on
+// top of it is built again without it. pipeline returns when a group's
+// append is done and no write came meanwhile, or after committing (with
+// commit) a batch that holds other writes.
+func (s *BoltStore) pipeline(first []*boltWrite) {
 	w := s.walState
-	group := newOvTree()
-	var b *batchTx
-	err := s.contain("commit", func() error {
+	g := s.openGroup(w.active)
+	g.add(first)
+	for {
+		if !s.sealGroup(g) {
+			return
+		}
+		s.appendGroup(g, false)
+		next := s.openGroup(g.next)
+		var rest []*boltWrite // writes of other classes, for commit
+	build:
+		for rest == nil && len(next.live) < boltMaxBatch {
+			select {
+			case <-g.done:
+				break build
+			case wr := <-s.queue:
+				batch := s.drain([]*boltWrite{wr})
+				i := slices.IndexFunc(batch, func(w *boltWrite) bool { return w.class() != classLogged })
+				if i >= 0 {
+					batch, rest = batch[:i], batch[i:]
+				}
+				next.add(s.take(batch))
+			}
+		}
+		if s.settleGroup(g) {
+			// Between two groups: the applier's result, if it came, and
+			// a freeze, if one is due. next reads the same as before:
+			// what a freeze moves, or a drop writes into the file.
+			select {
+			case err := <-w.applied:
+				_ = s.applied(err)
+			default:
+			}
+			s.maybeFreeze(time.Now())
+		} else {
+			// next read a group the log does not hold.
+			next.discard()
+			live := next.live
+			next = s.openGroup(w.active)
+			next.add(live)
+		}
+		if len(next.live) == 0 {
+			next.discard()
+			if rest != nil {
+				s.commit(rest)
+			}
+			return
+		}
+		if rest != nil || w.full() {
+			// The last group of the pipeline: then the other writes, or
+			// the wait for the applier (commitLoop).
+			if s.sealGroup(next) {
+				s.appendGroup(next, false)
+				s.settleGroup(next)
+			}
+			if rest != nil {
+				s.commit(rest)
+			}
+			return
+		}
+		g = next
+	}
+}
+
+// logGroup is a group of writes on its way to the log: its writes, its
+// entries (tree) and the batch they are made in, with its read
+// transaction; err, if the batch failed; once its append is under way, the
+// active layer with the group added and the bytes that adds; and once
+// done is closed, the append's index and error.
+type logGroup struct {
+	live      []*boltWrite
+	tree      *ovTree
+	b         *batchTx
+	tx        *bolt.Tx
+	err       error
+	next      *ovTree
+	added     int
+	done      chan struct{}
+	idx       uint64
+	appendErr error
+}
+
+// openGroup starts a group whose writes read the file through base (the
+// active layer, or the one the group before leaves) and the frozen layer.
+func (s *BoltStore) openGroup(base *ovTree) *logGroup {
+	w := s.walState
+	g := &logGroup{tree: newOvTree()}
+	g.err = s.contain("commit", func() error {
 		tx, err := s.db.Begin(false)
 		if err != nil {
 			return s.txError(err)
 		}
-		defer tx.Rollback()
-		r := &kvRead{tx: tx, layers: []*ovTree{group, w.active}}
+		g.tx = tx
+		r := &kvRead{tx: tx, layers: []*ovTree{g.tree, base}}
 		if w.frozen != nil {
 			r.layers = append(r.layers, w.frozen)
 		}
-		if b, err = s.newBatch(r, group); err != nil {
-			return err
-		}
-		return b.applyAll(live)
+		g.b, err = s.newBatch(r, g.tree)
+		return err
 	})
-	if err == nil && group.Len() > 0 {
-		rec := encodeGroup(group)
-		var idx uint64
-		var next *ovTree
-		var added int
-		if group.Len() <= walInlineEntries {
-			// A small group is added after the sync, in this goroutine:
-			// handing the append to another costs more than the work.
-			idx, err = w.log.Append(rec)
-			if err == nil {
-				next, added = w.nextActive(group)
-			}
-		} else {
-			appended := make(chan error, 1)
-			go func() {
-				var err error
-				idx, err = w.log.Append(rec)
-				appended <- err
-			}()
-			// While the log syncs: the next version of the active layer.
-			next, added = w.nextActive(group)
-			err = <-appended
-		}
-		if err != nil {
-			err = s.logError(err)
-		} else {
-			w.logged = idx
-			if w.active.Len() == 0 {
-				w.since = time.Now()
-			}
-			w.active, w.pending = next, w.pending+added
-			s.publish()
-			if b.rev != b.start {
-				s.signal.Notify()
-			}
-		}
+	return g
+}
+
+// add makes the writes of live in g, after those made already.
+func (g *logGroup) add(live []*boltWrite) {
+	g.live = append(g.live, live...)
+	if g.err != nil || len(live) == 0 {
+		return
 	}
-	answer(live, err)
-	s.maybeFreeze(time.Now())
+	g.err = g.b.s.contain("commit", func() error { return g.b.applyWrites(live) })
+}
+
+// discard ends g's read transaction.
+func (g *logGroup) discard() {
+	if g.tx != nil {
+		g.tx.Rollback()
+		g.tx = nil
+	}
+}
+
+// sealGroup completes g's batch (its counts and revisions) and ends its
+// read transaction. If the batch failed, or g wrote nothing, it answers
+// g's writes and reports false: there is nothing to append.
+func (s *BoltStore) sealGroup(g *logGroup) bool {
+	if g.err == nil && len(g.live) > 0 {
+		if s.commitTrace != nil {
+			s.commitTrace(g.live)
+		}
+		g.err = s.contain("commit", g.b.finish)
+	}
+	g.discard()
+	if g.err != nil || g.tree.Len() == 0 {
+		answer(g.live, g.err)
+		return false
+	}
+	return true
+}
+
+// appendGroup appends g's record to the log. The append runs in a
+// goroutine of its own, and while it runs, the next active layer is built
+// (g.next); inline, for a small group, the two are made one after the
+// other in this goroutine, which costs less than the handoff.
+func (s *BoltStore) appendGroup(g *logGroup, inline bool) {
+	w := s.walState
+	rec := encodeGroup(g.tree)
+	g.done = make(chan struct{})
+	appendRec := func() (uint64, error) {
+		if s.appendFault != nil {
+			if err := s.appendFault(); err != nil {
+				return 0, err
+			}
+		}
+		return w.log.Append(rec)
+	}
+	if inline {
+		g.idx, g.appendErr = appendRec()
+		close(g.done)
+		if g.appendErr == nil {
+			g.next, g.added = w.nextActive(g.tree)
+		}
+		return
+	}
+	go func() {
+		g.idx, g.appendErr = appendRec()
+		close(g.done)
+	}()
+	g.next, g.added = w.nextActive(g.tree)
+}
+
+// settleGroup waits for g's append: on success it makes g.next the active
+// layer, publishes it and wakes the watchers; either way it answers g's
+// writes. It reports whether the append succeeded.
+func (s *BoltStore) settleGroup(g *logGroup) bool {
+	<-g.done
+	w := s.walState
+	if g.appendErr != nil {
+		answer(g.live, s.logError(g.appendErr))
+		return false
+	}
+	w.logged = g.idx
+	if w.active.Len() == 0 {
+		w.since = time.Now()
+	}
+	w.active, w.pending = g.next, w.pending+g.added
+	s.publish()
+	if g.b.rev != g.b.start {
+		s.signal.Notify()
+	}
+	answer(g.live, nil)
+	return true
 }
 
 // walInlineEntries is the largest group whose entries commitLogged adds to
@@ -333,8 +484,13 @@ func (s *BoltStore) applyLoop() {
 
 // applyTree writes every entry of t into the file in one transaction, with
 // upTo as the last log record the file holds, and returns once it is synced.
+// It logs at Debug level what the transaction wrote and how long it took:
+// the pages written per entry are what bounds how many writes a second the
+// file can take behind the log.
 func (s *BoltStore) applyTree(t *ovTree, upTo uint64) error {
-	return s.update("apply", func(tx *bolt.Tx) error {
+	start := time.Now()
+	var stats bolt.TxStats
+	err := s.update("apply", func(tx *bolt.Tx) error {
 		s.db.AllocSize = growthStep(tx.Size())
 		a := applier{tx: tx}
 		t.Ascend(func(e *ovEntry) bool {
@@ -344,8 +500,14 @@ func (s *BoltStore) applyTree(t *ovTree, upTo uint64) error {
 		if a.err != nil {
 			return s.gate.MarkDamaged(fmt.Errorf("%w: %s: applying the write-ahead log: %v", ErrCorrupt, s.path, a.err))
 		}
+		tx.OnCommit(func() { stats = tx.Stats() })
 		return tx.Bucket(boltMetaBucket).Put(boltLogKey, binary.BigEndian.AppendUint64(nil, upTo))
 	})
+	if err == nil {
+		s.log.Debug("userprops: wrote the write-ahead log into the file", "path", s.path, "up_to", upTo,
+			"entries", t.Len(), "pages_written", stats.GetWrite(), "write_time", stats.GetWriteTime(), "took", time.Since(start))
+	}
+	return err
 }
 
 // flush writes everything pending into the file, in the committer's

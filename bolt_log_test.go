@@ -507,3 +507,80 @@ func TestBoltLog_LeadersAndTheApplier(t *testing.T) {
 	}
 	require.NoError(t, s.Check(ctx))
 }
+
+// TestBoltLog_PipelineRebuild: while a group's append is under way, the
+// committer builds the writes that arrive into the next group, on top of
+// it. When that append fails, its writes get the error, and the next
+// group is built again without it: a SetIf that matched only the failed
+// write fails, and the rest are made as if the failed group had never
+// been.
+func TestBoltLog_PipelineRebuild(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "pipe.db")
+	s, err := OpenBolt(path, WithWriteAheadLog(true))
+	require.NoError(t, err)
+	defer s.Close()
+	_, err = s.Set(ctx, "a", "y", []byte(`"y"`))
+	require.NoError(t, err)
+	head, err := s.HeadRevision(ctx)
+	require.NoError(t, err)
+
+	inAppend, release := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	s.appendFault = func() error {
+		failed := false
+		once.Do(func() {
+			close(inAppend)
+			<-release
+			failed = true
+		})
+		if failed {
+			return errors.New("the disk said no")
+		}
+		return nil
+	}
+	// Another write in progress, so that the writes below queue for the
+	// committer rather than lead.
+	s.writing.Add(1)
+	defer s.writing.Add(-1)
+
+	first := make(chan error, 1)
+	go func() {
+		_, err := s.Set(ctx, "a", "x", []byte(`"first"`))
+		first <- err
+	}()
+	<-inAppend
+	setIf, set, del := make(chan error, 1), make(chan error, 1), make(chan error, 1)
+	go func() {
+		_, err := s.SetIf(ctx, "a", "x", []byte(`"second"`), head+1) // the revision the first Set was to get
+		setIf <- err
+	}()
+	go func() {
+		_, err := s.Set(ctx, "a", "z", []byte(`"z"`))
+		set <- err
+	}()
+	go func() { del <- s.Delete(ctx, "a", "y") }()
+	require.Eventually(t, func() bool { return len(s.queue) == 0 && s.writing.Load() == 5 }, 10*time.Second, time.Millisecond)
+	time.Sleep(20 * time.Millisecond) // the committer adds what it took to the next group
+	close(release)
+
+	require.ErrorContains(t, <-first, "the disk said no")
+	require.ErrorIs(t, <-setIf, ErrRevisionMismatch, "the SetIf matched the failed write only")
+	require.NoError(t, <-set)
+	require.NoError(t, <-del)
+	check := func(s *BoltStore) {
+		keys, err := s.Keys(ctx, "a")
+		require.NoError(t, err)
+		assert.Equal(t, []string{"z"}, keys)
+		now, err := s.HeadRevision(ctx)
+		require.NoError(t, err)
+		assert.Equal(t, head+2, now, "two changes made, and none for the failed write")
+		require.NoError(t, s.Check(ctx))
+	}
+	check(s)
+	require.NoError(t, s.Close())
+	s2, err := OpenBolt(path, WithWriteAheadLog(true))
+	require.NoError(t, err)
+	defer s2.Close()
+	check(s2)
+}

@@ -122,9 +122,11 @@ const outcomeWait = 500 * time.Millisecond
 // at most outcomeWait more; past that it gets ErrOutcomeUnknown, and the
 // commit goes on without it.
 //
-// With the log, a Set, Delete or DeleteAccount that finds nothing being
-// committed and nothing queued is made in the caller's goroutine instead
-// (lead), which spares a lone writer two goroutine handoffs a write. Its
+// With the log, a Set, Delete or DeleteAccount that is the only write in
+// progress, and finds nothing being committed, is made in the caller's
+// goroutine instead (lead), which spares a lone writer two goroutine
+// handoffs a write. (With other writes in progress, it queues, so that it
+// joins their group rather than commit alone ahead of it.) Its
 // context is then not consulted again: it returns when the log has synced
 // the write or failed, however long the disk takes. At most one caller at a
 // time is in that position; the writers queued behind it are answered as
@@ -136,7 +138,9 @@ func (s *BoltStore) write(ctx context.Context, w *boltWrite) error {
 		return err
 	}
 	w.done = make(chan struct{})
-	if s.lead(w) {
+	alone := s.writing.Add(1) == 1
+	defer s.writing.Add(-1)
+	if alone && s.lead(w) {
 		return nil
 	}
 	select {
@@ -176,6 +180,7 @@ func (s *BoltStore) lead(w *boltWrite) bool {
 		return false // the committer waits for the applier
 	}
 	s.commit([]*boltWrite{w})
+	s.maybeFreeze(time.Now())
 	return true
 }
 
@@ -183,6 +188,8 @@ func (s *BoltStore) lead(w *boltWrite) bool {
 // commit into one transaction, syncs it once, and answers each writer with
 // its own result. There is no delay: a new commit starts as soon as the
 // previous one is synced, so a lone writer pays one commit and no more.
+// With the log, the writes that arrive while a group syncs are made into
+// the next group meanwhile (pipeline).
 //
 // It alone receives the applier's results (applied): it holds commitMu
 // while it acts, and reads the channel only in its own goroutine.
@@ -233,19 +240,42 @@ func (s *BoltStore) commitLoop() {
 			return
 		}
 		s.commitMu.Lock()
-	drain:
-		for len(batch) < boltMaxBatch {
-			select {
-			case w := <-s.queue:
-				batch = append(batch, w)
-			default:
-				break drain
+		batch = s.drain(batch)
+		if s.walState != nil && !slices.ContainsFunc(batch, func(w *boltWrite) bool { return w.class() != classLogged }) {
+			if live := s.take(batch); len(live) > 0 {
+				s.pipeline(live)
+			}
+			s.maybeFreeze(time.Now())
+		} else {
+			s.commit(batch)
+			if s.walState != nil {
+				s.maybeFreeze(time.Now())
 			}
 		}
-		s.commit(batch)
 		s.commitMu.Unlock()
 		clear(batch) // drop references for the garbage collector
 	}
+}
+
+// drain adds to batch the writes queued, up to boltMaxBatch in all.
+func (s *BoltStore) drain(batch []*boltWrite) []*boltWrite {
+	for len(batch) < boltMaxBatch {
+		select {
+		case w := <-s.queue:
+			batch = append(batch, w)
+		default:
+			return batch
+		}
+	}
+	return batch
+}
+
+// take returns the writes of batch that are still to be made, marking them
+// taken; those whose callers withdrew are dropped.
+func (s *BoltStore) take(batch []*boltWrite) []*boltWrite {
+	return slices.DeleteFunc(batch, func(w *boltWrite) bool {
+		return !w.state.CompareAndSwap(writePending, writeTaken)
+	})
 }
 
 // commit makes the writes of batch, in queue order, and answers every
@@ -256,13 +286,11 @@ func (s *BoltStore) commitLoop() {
 // writes the log holds is one group (commitLogged), and each run of
 // administrative writes one transaction after a flush.
 func (s *BoltStore) commit(batch []*boltWrite) {
-	live := slices.DeleteFunc(batch, func(w *boltWrite) bool {
-		return !w.state.CompareAndSwap(writePending, writeTaken)
-	})
+	live := s.take(batch)
 	if len(live) == 0 {
 		return
 	}
-	if s.commitTrace != nil {
+	if s.commitTrace != nil && s.walState == nil {
 		s.commitTrace(live)
 	}
 	if s.walState == nil {
@@ -288,6 +316,9 @@ func (s *BoltStore) commit(batch []*boltWrite) {
 		}
 		run := live[:n]
 		live = live[n:]
+		if s.commitTrace != nil && class != classLogged {
+			s.commitTrace(run) // commitLogged calls it for its group
+		}
 		switch {
 		case class == classFlush:
 			answer(run, s.flush())
@@ -374,12 +405,27 @@ func (s *BoltStore) newBatch(r *kvRead, group *ovTree) (*batchTx, error) {
 // applyAll applies every write of live in b, then the count changes and
 // the revision record. A non-nil error must roll b back.
 func (b *batchTx) applyAll(live []*boltWrite) error {
+	if err := b.applyWrites(live); err != nil {
+		return err
+	}
+	return b.finish()
+}
+
+// applyWrites applies every write of live in b, after those applied
+// already.
+func (b *batchTx) applyWrites(live []*boltWrite) error {
 	for _, w := range live {
 		var err error
 		if w.status, w.err, err = w.apply(b); err != nil {
 			return err
 		}
 	}
+	return nil
+}
+
+// finish writes the count changes and the revision record of the writes
+// applied in b.
+func (b *batchTx) finish() error {
 	if err := b.flushCounts(); err != nil {
 		return err
 	}
