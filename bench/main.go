@@ -3,7 +3,7 @@
 // ratio to raw bbolt) and SVG charts of durable-write throughput against
 // the number of writers and of the search workloads.
 //
-//	cd bench && go run . [-users 20000] [-keys 10] [-duration 2s] [-writers 1,2,4,8,16,32,64] [-out results] [-postgres DSN]
+//	cd bench && go run . [-users 20000] [-keys 10] [-duration 2s] [-writers 1,2,4,8,16,32,64] [-out results] [-postgres DSN] [-systems a,b] [-cpuprofile file]
 //
 // Workloads: load (each system's fastest bulk path), random Get, Keys of a
 // random account, Set (an update of a random property) from 1..64 writers,
@@ -28,6 +28,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"sync"
@@ -65,8 +66,20 @@ func run(args []string, stdout, stderr io.Writer) error {
 	out := fs.String("out", "results", "directory for results.md, set-throughput.svg and find.svg")
 	only := fs.String("systems", "", "comma-separated systems to run, \"remote\" for the workloads over HTTP (default: all)")
 	postgres := fs.String("postgres", "", "also measure pgstore on the PostgreSQL database at `DSN`")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to `file` (for go tool pprof)")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
 	}
 	cfg := config{users: *users, keys: *keys, duration: *duration, out: *out, only: map[string]bool{}}
 	for _, w := range strings.Split(*writerList, ",") {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -15,6 +16,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/tidwall/buntdb"
 	bolt "go.etcd.io/bbolt"
+	"golang.org/x/sys/unix"
 
 	"github.com/userprops/userprops"
 	"github.com/userprops/userprops/pgstore"
@@ -54,6 +56,7 @@ var systems = []system{
 	{"buntdb-everysecond", false, "BuntDB, SyncPolicy EverySecond (loses up to a second)", func(dir string) (kv, error) {
 		return openBunt(dir, buntdb.EverySecond)
 	}},
+	{"fdatasync-floor", true, "not a store: each Set is one pwrite of its key and value into a zero-filled file and one fdatasync, one at a time, beside a map for the reads; the least a store that syncs every write on its own can cost", openFloor},
 	{"userprops-memory", false, "in memory, not durable", func(string) (kv, error) {
 		return memoryKV{userprops.NewMemory(storeIndexes()...)}, nil
 	}},
@@ -234,6 +237,89 @@ func (r *rawBolt) keys(a string) (int, error) {
 }
 
 func (r *rawBolt) close() error { return r.db.Close() }
+
+// --- the floor of one sync per write ----------------------------------------
+
+// floor is the cheapest durable Set there is on this disk without group
+// commit: a pwrite into a file whose blocks were written and synced ahead
+// (so that fdatasync flushes no size or block map), then fdatasync. The
+// writes wrap around the file; it is a measurement, not a store.
+type floor struct {
+	mu    sync.Mutex
+	f     *os.File
+	off   int64
+	buf   []byte
+	props sync.Map // account -> *sync.Map of key -> value
+}
+
+const floorFileSize = 64 << 20
+
+func openFloor(dir string) (kv, error) {
+	f, err := os.OpenFile(filepath.Join(dir, "floor"), os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	zeros := make([]byte, 1<<20)
+	for off := int64(0); off < floorFileSize; off += int64(len(zeros)) {
+		if _, err := f.WriteAt(zeros, off); err != nil {
+			return nil, errors.Join(err, f.Close())
+		}
+	}
+	if err := f.Sync(); err != nil {
+		return nil, errors.Join(err, f.Close())
+	}
+	return &floor{f: f}, nil
+}
+
+func (fl *floor) account(a string) *sync.Map {
+	m, _ := fl.props.LoadOrStore(a, new(sync.Map))
+	return m.(*sync.Map)
+}
+
+func (fl *floor) load(users, keys int, value []byte) error {
+	for u := range users {
+		m := fl.account(account(u))
+		for k := range keys {
+			m.Store(propKey(k), bytes.Clone(value))
+		}
+	}
+	return nil
+}
+
+func (fl *floor) get(a, k string) error {
+	v, ok := fl.account(a).Load(k)
+	if !ok {
+		return errors.New("missing")
+	}
+	sink.Add(int64(len(bytes.Clone(v.([]byte)))))
+	return nil
+}
+
+func (fl *floor) set(a, k string, v []byte) error {
+	fl.mu.Lock()
+	defer fl.mu.Unlock()
+	fl.buf = append(append(append(append(fl.buf[:0], a...), 0), k...), v...)
+	if fl.off+int64(len(fl.buf)) > floorFileSize {
+		fl.off = 0
+	}
+	if _, err := fl.f.WriteAt(fl.buf, fl.off); err != nil {
+		return err
+	}
+	if err := unix.Fdatasync(int(fl.f.Fd())); err != nil {
+		return err
+	}
+	fl.off += int64(len(fl.buf))
+	fl.account(a).Store(k, bytes.Clone(v))
+	return nil
+}
+
+func (fl *floor) keys(a string) (int, error) {
+	n := 0
+	fl.account(a).Range(func(any, any) bool { n++; return true })
+	return n, nil
+}
+
+func (fl *floor) close() error { return fl.f.Close() }
 
 // --- BuntDB ------------------------------------------------------------------
 
