@@ -23,7 +23,12 @@ import (
 // answers the writers. So an acknowledged write is on disk in the log and
 // readable at once, and a batch costs one sequential append and one
 // fdatasync instead of a bbolt commit (some dozens of random pages and two
-// syncs).
+// syncs). Two refinements: a write that is the only one in progress
+// commits itself, in its caller's goroutine, when the committer is idle
+// (lead); and while a group's append is under way, the committer makes
+// the writes that arrive into the next group, on top of the layer the
+// group in flight leaves (pipeline). Every step that touches the log's
+// state holds commitMu.
 //
 // Behind the log, the applier writes the overlay into the file: when the
 // active layer holds walFlushBytes, or its oldest entry is walFlushAge old,
