@@ -230,6 +230,13 @@ type BoltStore struct {
 	commitMu sync.Mutex
 	// writing counts the writes in progress, from write to their answer.
 	writing atomic.Int32
+	// longReads counts the reads in progress that may hold a transaction
+	// open for long, or run the caller's code inside it: ForEach, Backup,
+	// Check, CompactTo (longRead). While one runs, a write never waits for
+	// a new read transaction in its caller's goroutine (lead), nor answers
+	// after one (pipeline): bbolt makes new transactions wait behind a
+	// replacement of its map, which waits for the long read to end.
+	longReads atomic.Int32
 
 	// walState is the committing side of the write-ahead log, nil
 	// without it; ov is what readers see of it (bolt_log.go).
@@ -997,6 +1004,13 @@ func (s *BoltStore) Close() error {
 		return fmt.Errorf("userprops: closing %s: %w", s.path, err)
 	}
 	return nil
+}
+
+// longRead counts a long read in progress (longReads) until the function
+// it returns is called.
+func (s *BoltStore) longRead() func() {
+	s.longReads.Add(1)
+	return func() { s.longReads.Add(-1) }
 }
 
 // txError translates an error from a bbolt transaction: ErrClosed for a

@@ -31,6 +31,7 @@ func (s *BoltStore) Check(ctx context.Context) error {
 	if err := s.gate.Ready(ctx); err != nil {
 		return err
 	}
+	defer s.longRead()()
 	const maxProblems = 10
 	var problems []string
 	// bbolt's check compares the pages of the transaction with the free
@@ -116,6 +117,7 @@ func (s *BoltStore) Backup(ctx context.Context, w io.Writer) (n int64, err error
 	if err := s.flushLog(ctx); err != nil {
 		return 0, err
 	}
+	defer s.longRead()()
 	err = s.view("backup", func(tx *bolt.Tx) error {
 		n, err = tx.WriteTo(w)
 		return err
@@ -172,7 +174,9 @@ func (s *BoltStore) CompactTo(ctx context.Context, path string) error {
 	if err != nil {
 		return fmt.Errorf("userprops: creating %s: %w", path, err)
 	}
+	done := s.longRead()
 	err = s.contain("compact", func() error { return bolt.Compact(dst, s.db, 16<<20) })
+	done()
 	if cerr := dst.Close(); err == nil && cerr != nil {
 		err = cerr
 	}

@@ -191,14 +191,23 @@ func (s *BoltStore) commitLogged(live []*boltWrite) {
 // building one group overlaps the sync of the one before. A group is
 // answered only once its append is done; if it fails, the group built on
 // top of it is built again without it. pipeline returns when a group's
-// append is done and no write came meanwhile, or after committing (with
-// commit) a batch that holds other writes.
+// append is done and no write came meanwhile; when a group fails or writes
+// nothing; when the overlay is full (for commitLoop to wait for the
+// applier); after committing (with commit) a batch that holds other
+// writes; and, after its group, when a long read is in progress (the next
+// group's read transaction could then wait behind the read, and with it
+// the answers to a group already synced).
 func (s *BoltStore) pipeline(first []*boltWrite) {
 	w := s.walState
 	g := s.openGroup(w.active)
 	g.add(first)
 	for {
 		if !s.sealGroup(g) {
+			return
+		}
+		if s.longReads.Load() > 0 {
+			s.appendGroup(g, g.tree.Len() <= walInlineEntries)
+			s.settleGroup(g)
 			return
 		}
 		s.appendGroup(g, false)
@@ -210,7 +219,7 @@ func (s *BoltStore) pipeline(first []*boltWrite) {
 			case <-g.done:
 				break build
 			case wr := <-s.queue:
-				batch := s.drain([]*boltWrite{wr})
+				batch := s.drain([]*boltWrite{wr}, boltMaxBatch-len(next.live))
 				i := slices.IndexFunc(batch, func(w *boltWrite) bool { return w.class() != classLogged })
 				if i >= 0 {
 					batch, rest = batch[:i], batch[i:]
@@ -246,7 +255,7 @@ func (s *BoltStore) pipeline(first []*boltWrite) {
 			// The last group of the pipeline: then the other writes, or
 			// the wait for the applier (commitLoop).
 			if s.sealGroup(next) {
-				s.appendGroup(next, false)
+				s.appendGroup(next, next.tree.Len() <= walInlineEntries)
 				s.settleGroup(next)
 			}
 			if rest != nil {
@@ -297,12 +306,15 @@ func (s *BoltStore) openGroup(base *ovTree) *logGroup {
 	return g
 }
 
-// add makes the writes of live in g, after those made already.
+// add makes the writes of live in g, after those made already, stamped
+// with the time of now (not of the group's start: a write that arrives
+// while the group before syncs is no older than its call).
 func (g *logGroup) add(live []*boltWrite) {
 	g.live = append(g.live, live...)
 	if g.err != nil || len(live) == 0 {
 		return
 	}
+	g.b.now = g.b.s.gate.Now().UnixNano()
 	g.err = g.b.s.contain("commit", func() error { return g.b.applyWrites(live) })
 }
 

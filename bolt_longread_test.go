@@ -185,3 +185,40 @@ func TestBolt_ForEachWithWrites(t *testing.T) {
 	close(stop)
 	readers.Wait()
 }
+
+// TestBolt_ForEachWritesOutgrowTheMap: a ForEach whose callback writes,
+// with the log and a map too small for the file's growth (WithMmapSize(0)):
+// once the applier must grow the file, it waits for the ForEach to end, and
+// new transactions wait behind it. The callback's writes must then answer
+// at their deadline (ErrOutcomeUnknown), not wait for the ForEach they run
+// in, which would wait for them in turn.
+func TestBolt_ForEachWritesOutgrowTheMap(t *testing.T) {
+	ctx := context.Background()
+	s := openBolt(t, filepath.Join(t.TempDir(), "props.db"), userprops.WithMmapSize(0), userprops.WithWriteAheadLog(true))
+	seed(t, s, 300)
+	within(t, 60*time.Second, "ForEach with writes past the map", func() {
+		n := 0
+		err := s.ForEach(ctx, func(p userprops.Property) error {
+			for i := range 20 { // 24 MB in all: more than the applier's 16 MiB
+				wctx, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
+				_, err := s.Set(wctx, "copy-"+p.Key, fmt.Sprintf("k%02d", i), bigValue)
+				cancel()
+				if err != nil {
+					return err
+				}
+				n++
+			}
+			return nil
+		})
+		if err != nil {
+			require.ErrorIs(t, err, userprops.ErrOutcomeUnknown)
+		}
+		t.Logf("%d writes made in the ForEach before it ended (%v)", n, err)
+	})
+	// Once the ForEach is over, the file grows and writes go on.
+	within(t, 60*time.Second, "a write after the ForEach", func() {
+		_, err := s.Set(ctx, "after", "k", []byte(`1`))
+		require.NoError(t, err)
+	})
+	require.NoError(t, s.Check(ctx))
+}

@@ -25,6 +25,7 @@ func (s *BoltStore) ForEach(ctx context.Context, fn func(Property) error) error 
 	if err := s.gate.Ready(ctx); err != nil {
 		return err
 	}
+	defer s.longRead()()
 	return s.read("export", func(kv *kvRead) error {
 		m, err := s.newLengthMerge(ctx, kv.props())
 		if err != nil {

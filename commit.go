@@ -130,7 +130,10 @@ const outcomeWait = 500 * time.Millisecond
 // context is then not consulted again: it returns when the log has synced
 // the write or failed, however long the disk takes. At most one caller at a
 // time is in that position; the writers queued behind it are answered as
-// above.
+// above. A write does not lead while a long read runs (ForEach, Backup,
+// Check, CompactTo): a write the file's growth holds up behind such a read
+// then answers at its context's end, as above, and a ForEach whose
+// callback writes cannot wait on itself.
 func (s *BoltStore) write(ctx context.Context, w *boltWrite) error {
 	s.lifecycle.RLock()
 	defer s.lifecycle.RUnlock()
@@ -169,10 +172,11 @@ func (s *BoltStore) write(ctx context.Context, w *boltWrite) error {
 
 // lead makes w, a write of the caller's own, in the caller's goroutine, if
 // the log holds writes of its kind, nothing is queued, no commit is in
-// progress and the overlay has room; it reports whether it did. The
-// committer still takes every write that queues meanwhile, in groups.
+// progress, no long read (longReads) is, and the overlay has room; it
+// reports whether it did. The committer still takes every write that
+// queues meanwhile, in groups.
 func (s *BoltStore) lead(w *boltWrite) bool {
-	if s.walState == nil || w.class() != classLogged || len(s.queue) > 0 || !s.commitMu.TryLock() {
+	if s.walState == nil || w.class() != classLogged || len(s.queue) > 0 || s.longReads.Load() > 0 || !s.commitMu.TryLock() {
 		return false
 	}
 	defer s.commitMu.Unlock()
@@ -203,20 +207,6 @@ func (s *BoltStore) commitLoop() {
 		tick = t.C
 	}
 	for {
-		if w := s.walState; w != nil {
-			// The overlay is full: the writers wait for the file, and
-			// while it fails, for its retries.
-			s.commitMu.Lock()
-			for w.full() {
-				if w.applying {
-					_ = s.applied(<-w.applied)
-					continue
-				}
-				time.Sleep(time.Until(w.retryAt))
-				s.maybeFreeze(time.Now())
-			}
-			s.commitMu.Unlock()
-		}
 		select {
 		case w := <-s.queue:
 			batch = append(batch[:0], w)
@@ -240,7 +230,8 @@ func (s *BoltStore) commitLoop() {
 			return
 		}
 		s.commitMu.Lock()
-		batch = s.drain(batch)
+		s.waitRoom()
+		batch = s.drain(batch, boltMaxBatch)
 		if s.walState != nil && !slices.ContainsFunc(batch, func(w *boltWrite) bool { return w.class() != classLogged }) {
 			if live := s.take(batch); len(live) > 0 {
 				s.pipeline(live)
@@ -257,9 +248,26 @@ func (s *BoltStore) commitLoop() {
 	}
 }
 
-// drain adds to batch the writes queued, up to boltMaxBatch in all.
-func (s *BoltStore) drain(batch []*boltWrite) []*boltWrite {
-	for len(batch) < boltMaxBatch {
+// waitRoom, with the log, waits while the overlay is full: for the file,
+// and while it fails, for its retries. Only the committer calls it.
+func (s *BoltStore) waitRoom() {
+	w := s.walState
+	if w == nil {
+		return
+	}
+	for w.full() {
+		if w.applying {
+			_ = s.applied(<-w.applied)
+			continue
+		}
+		time.Sleep(time.Until(w.retryAt))
+		s.maybeFreeze(time.Now())
+	}
+}
+
+// drain adds to batch the writes queued, up to n in all.
+func (s *BoltStore) drain(batch []*boltWrite, n int) []*boltWrite {
+	for len(batch) < n {
 		select {
 		case w := <-s.queue:
 			batch = append(batch, w)
