@@ -3,6 +3,8 @@ package userprops
 import (
 	"bytes"
 	"fmt"
+	"hash/maphash"
+	"sync/atomic"
 
 	"github.com/google/btree"
 	bolt "go.etcd.io/bbolt"
@@ -94,11 +96,57 @@ const ovDegree = 16
 
 func newOvTree() *ovTree { return btree.NewG(ovDegree, ovLess) }
 
+// ovLayer is one layer of the overlay as readers see it: its tree, and a
+// filter that holds every key of the tree (nil: search the tree always).
+type ovLayer struct {
+	tree *ovTree
+	keys *ovFilter
+}
+
+// ovFilter is a Bloom filter over the keys of the active layer and the
+// versions of it that follow, up to the freeze that ends them (then of the
+// frozen layer): a key the layer holds always tests present. Bits are only
+// ever set (by the committer, before it shows the version that holds the
+// key), so a reader of an older version sees more bits than its version
+// needs: at worst a key it lacks tests present, and is searched for.
+//
+// Most reads of a large overlay are of keys it lacks (a store holds many
+// more properties than a second's writes): the filter answers those
+// without a search of the tree. At 2^21 bits and two probes, 200,000 keys
+// (more than 16 MiB of entries) test falsely present about 3% of the time.
+type ovFilter struct {
+	bits [ovFilterBits / 64]atomic.Uint64
+}
+
+const ovFilterBits = 1 << 21
+
+var ovFilterSeed = maphash.MakeSeed()
+
+// ovHash returns the hash of an overlay key that the filters probe.
+func ovHash(key []byte) uint64 { return maphash.Bytes(ovFilterSeed, key) }
+
+func (f *ovFilter) add(h uint64) {
+	for _, i := range [2]uint64{h % ovFilterBits, (h >> 32) % ovFilterBits} {
+		f.bits[i/64].Or(1 << (i % 64))
+	}
+}
+
+// mayHold reports whether the key of hash h may be in the layer; false
+// means it is not.
+func (f *ovFilter) mayHold(h uint64) bool {
+	for _, i := range [2]uint64{h % ovFilterBits, (h >> 32) % ovFilterBits} {
+		if f.bits[i/64].Load()&(1<<(i%64)) == 0 {
+			return false
+		}
+	}
+	return true
+}
+
 // kvRead is one read of the store: a bbolt read transaction and the overlay
 // layers to see it through (none without the log, or with nothing pending).
 type kvRead struct {
 	tx     *bolt.Tx
-	layers []*ovTree // newest first
+	layers []ovLayer // newest first
 }
 
 // bucket returns the bucket with tag tag and bbolt bucket b as r sees it;
@@ -132,7 +180,7 @@ func (r *kvRead) terms(id []byte) kvBucket {
 // newer layer hides those of older ones and the file's.
 type mergedBucket struct {
 	tag    []byte
-	layers []*ovTree
+	layers []ovLayer
 	base   *bolt.Bucket
 	probe  ovEntry // the entry searched for, its key reused (full)
 }
@@ -146,8 +194,18 @@ func (b *mergedBucket) full(k []byte) *ovEntry {
 
 func (b *mergedBucket) Get(k []byte) []byte {
 	probe := b.full(k)
+	var h uint64
+	hashed := false
 	for _, l := range b.layers {
-		if e, ok := l.Get(probe); ok {
+		if l.keys != nil {
+			if !hashed {
+				h, hashed = ovHash(probe.key), true
+			}
+			if !l.keys.mayHold(h) {
+				continue
+			}
+		}
+		if e, ok := l.tree.Get(probe); ok {
 			if e.del {
 				return nil
 			}
@@ -167,7 +225,7 @@ func (b *mergedBucket) Cursor() kvCursor {
 func (b *mergedBucket) next(from []byte, inclusive bool) (k []byte, e *ovEntry, ok bool) {
 	probe := b.full(from)
 	for _, l := range b.layers {
-		l.AscendGreaterOrEqual(probe, func(got *ovEntry) bool {
+		l.tree.AscendGreaterOrEqual(probe, func(got *ovEntry) bool {
 			if !bytes.HasPrefix(got.key, b.tag) {
 				return false
 			}

@@ -96,7 +96,7 @@ var boltLogKey = []byte("log")
 // the file: its layers, newest first (none when nothing is pending), and
 // its generation.
 type overlay struct {
-	layers []*ovTree
+	layers []ovLayer
 	gen    uint64
 }
 
@@ -108,8 +108,11 @@ type walState struct {
 	flushAt walFlush
 	active  *ovTree // the changes logged since the last freeze; never changed once published
 	frozen  *ovTree // the layer the applier is writing, or failed to
-	since   time.Time
-	pending int // bytes of entries in active and frozen
+	// activeKeys and frozenKeys filter the keys of active (every
+	// version of it since the freeze) and of frozen.
+	activeKeys, frozenKeys *ovFilter
+	since                  time.Time
+	pending                int // bytes of entries in active and frozen
 	// frozenBytes is the part of pending in frozen.
 	frozenBytes int
 	logged      uint64 // the index of the last record appended
@@ -164,14 +167,20 @@ func (s *BoltStore) read(what string, fn func(*kvRead) error) error {
 // publish shows the active and frozen layers to readers.
 func (s *BoltStore) publish() {
 	w := s.walState
-	var layers []*ovTree
-	if w.active.Len() > 0 {
-		layers = append(layers, w.active) // never changed again (commitLogged)
+	s.ov.Store(&overlay{layers: w.layers(w.active), gen: w.gen})
+}
+
+// layers returns the layers to read through above the file: active (the
+// active layer, or a version of it to come), then the frozen layer.
+func (w *walState) layers(active *ovTree) []ovLayer {
+	var layers []ovLayer
+	if active.Len() > 0 {
+		layers = append(layers, ovLayer{active, w.activeKeys}) // never changed once shown
 	}
 	if w.frozen != nil {
-		layers = append(layers, w.frozen)
+		layers = append(layers, ovLayer{w.frozen, w.frozenKeys})
 	}
-	s.ov.Store(&overlay{layers: layers, gen: w.gen})
+	return layers
 }
 
 // commitLogged makes the writes of live, none of them administrative, as
@@ -296,10 +305,7 @@ func (s *BoltStore) openGroup(base *ovTree) *logGroup {
 			return s.txError(err)
 		}
 		g.tx = tx
-		r := &kvRead{tx: tx, layers: []*ovTree{g.tree, base}}
-		if w.frozen != nil {
-			r.layers = append(r.layers, w.frozen)
-		}
+		r := &kvRead{tx: tx, layers: append([]ovLayer{{tree: g.tree}}, w.layers(base)...)}
 		g.b, err = s.newBatch(r, g.tree)
 		return err
 	})
@@ -408,6 +414,7 @@ const walInlineEntries = 64
 func (w *walState) nextActive(group *ovTree) (next *ovTree, added int) {
 	next = w.active.Clone()
 	group.Ascend(func(e *ovEntry) bool {
+		w.activeKeys.add(ovHash(e.key))
 		if old, ok := next.ReplaceOrInsert(e); ok {
 			added -= len(old.key) + len(old.val)
 		}
@@ -463,6 +470,7 @@ func (s *BoltStore) freeze() {
 	w := s.walState
 	// Nothing else is frozen: every pending byte is in the layer.
 	w.frozen, w.active, w.upTo, w.frozenBytes = w.active, newOvTree(), w.logged, w.pending
+	w.frozenKeys, w.activeKeys = w.activeKeys, new(ovFilter)
 	w.gen++
 	s.publish()
 }
@@ -480,7 +488,7 @@ func (s *BoltStore) applied(err error) error {
 		return err
 	}
 	w.pending -= w.frozenBytes
-	w.frozen, w.frozenBytes = nil, 0
+	w.frozen, w.frozenBytes, w.frozenKeys = nil, 0, nil
 	w.gen++
 	s.publish()
 	if err := w.log.Release(w.upTo); err != nil {
@@ -700,7 +708,7 @@ func (s *BoltStore) openLog(cfg boltConfig) error {
 	if err != nil || !cfg.wal {
 		return errors.Join(err, l.Close())
 	}
-	s.walState = &walState{log: l, flushAt: cfg.walFlush, active: newOvTree(), logged: l.Last(), jobs: make(chan applyJob, 1), applied: make(chan error, 1)}
+	s.walState = &walState{log: l, flushAt: cfg.walFlush, active: newOvTree(), activeKeys: new(ovFilter), logged: l.Last(), jobs: make(chan applyJob, 1), applied: make(chan error, 1)}
 	s.ov.Store(&overlay{})
 	go s.applyLoop()
 	return nil

@@ -584,3 +584,25 @@ func TestBoltLog_PipelineRebuild(t *testing.T) {
 	defer s2.Close()
 	check(s2)
 }
+
+// TestOvFilter: every key added tests present, and of keys never added, at
+// 200,000 keys, few do (the filter's rate, about 3%, with room for chance).
+func TestOvFilter(t *testing.T) {
+	f := new(ovFilter)
+	key := func(i int) []byte { return fmt.Appendf(nil, "\x05props\x00user-%07d\x00key-%02d", i/10, i%10) }
+	const n = 200_000
+	for i := range n {
+		f.add(ovHash(key(i)))
+	}
+	for i := range n {
+		require.True(t, f.mayHold(ovHash(key(i))), "an added key tests absent: %q", key(i))
+	}
+	falsely := 0
+	for i := n; i < 2*n; i++ {
+		if f.mayHold(ovHash(key(i))) {
+			falsely++
+		}
+	}
+	assert.Less(t, float64(falsely)/n, 0.06, "keys never added that test present: %d of %d", falsely, n)
+	t.Logf("%.2f%% of absent keys test present", 100*float64(falsely)/n)
+}
