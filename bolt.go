@@ -228,7 +228,8 @@ type BoltStore struct {
 	// log a writer that commits its own write because nothing else is
 	// being committed (lead). walState is touched only under it.
 	commitMu sync.Mutex
-	// writing counts the writes in progress, from write to their answer.
+	// writing counts the writes in progress, from write to their answer
+	// (with the log: who may lead).
 	writing atomic.Int32
 	// longReads counts the reads in progress that may hold a transaction
 	// open for long, or run the caller's code inside it: ForEach, Backup,

@@ -188,6 +188,12 @@ func (w *walState) layers(active *ovTree) []ovLayer {
 func (s *BoltStore) commitLogged(live []*boltWrite) {
 	g := s.openGroup(s.walState.active)
 	g.add(live)
+	s.commitGroup(g)
+}
+
+// commitGroup seals g, appends it (inline if small) and waits for the
+// append, answering g's writes.
+func (s *BoltStore) commitGroup(g *logGroup) {
 	if s.sealGroup(g) {
 		s.appendGroup(g, g.tree.Len() <= walInlineEntries)
 		s.settleGroup(g)
@@ -211,12 +217,11 @@ func (s *BoltStore) pipeline(first []*boltWrite) {
 	g := s.openGroup(w.active)
 	g.add(first)
 	for {
-		if !s.sealGroup(g) {
+		if s.longReads.Load() > 0 {
+			s.commitGroup(g)
 			return
 		}
-		if s.longReads.Load() > 0 {
-			s.appendGroup(g, g.tree.Len() <= walInlineEntries)
-			s.settleGroup(g)
+		if !s.sealGroup(g) {
 			return
 		}
 		s.appendGroup(g, false)
@@ -253,20 +258,10 @@ func (s *BoltStore) pipeline(first []*boltWrite) {
 			next = s.openGroup(w.active)
 			next.add(live)
 		}
-		if len(next.live) == 0 {
-			next.discard()
-			if rest != nil {
-				s.commit(rest)
-			}
-			return
-		}
-		if rest != nil || w.full() {
-			// The last group of the pipeline: then the other writes, or
-			// the wait for the applier (commitLoop).
-			if s.sealGroup(next) {
-				s.appendGroup(next, next.tree.Len() <= walInlineEntries)
-				s.settleGroup(next)
-			}
+		if len(next.live) == 0 || rest != nil || w.full() {
+			// The last group of the pipeline (if it has writes): then
+			// the other writes, or the wait for the applier (commitLoop).
+			s.commitGroup(next)
 			if rest != nil {
 				s.commit(rest)
 			}

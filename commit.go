@@ -141,10 +141,12 @@ func (s *BoltStore) write(ctx context.Context, w *boltWrite) error {
 		return err
 	}
 	w.done = make(chan struct{})
-	alone := s.writing.Add(1) == 1
-	defer s.writing.Add(-1)
-	if alone && s.lead(w) {
-		return nil
+	if s.walState != nil {
+		alone := s.writing.Add(1) == 1
+		defer s.writing.Add(-1)
+		if alone && s.lead(w) {
+			return nil
+		}
 	}
 	select {
 	case s.queue <- w:
@@ -170,13 +172,13 @@ func (s *BoltStore) write(ctx context.Context, w *boltWrite) error {
 	}
 }
 
-// lead makes w, a write of the caller's own, in the caller's goroutine, if
-// the log holds writes of its kind, nothing is queued, no commit is in
+// lead makes w, a write of the caller's own, in the caller's goroutine
+// (with the log), if the log holds writes of its kind, nothing is queued, no commit is in
 // progress, no long read (longReads) is, and the overlay has room; it
 // reports whether it did. The committer still takes every write that
 // queues meanwhile, in groups.
 func (s *BoltStore) lead(w *boltWrite) bool {
-	if s.walState == nil || w.class() != classLogged || len(s.queue) > 0 || s.longReads.Load() > 0 || !s.commitMu.TryLock() {
+	if w.class() != classLogged || len(s.queue) > 0 || s.longReads.Load() > 0 || !s.commitMu.TryLock() {
 		return false
 	}
 	defer s.commitMu.Unlock()
@@ -233,15 +235,12 @@ func (s *BoltStore) commitLoop() {
 		s.waitRoom()
 		batch = s.drain(batch, boltMaxBatch)
 		if s.walState != nil && !slices.ContainsFunc(batch, func(w *boltWrite) bool { return w.class() != classLogged }) {
-			if live := s.take(batch); len(live) > 0 {
-				s.pipeline(live)
-			}
-			s.maybeFreeze(time.Now())
+			s.pipeline(s.take(batch))
 		} else {
 			s.commit(batch)
-			if s.walState != nil {
-				s.maybeFreeze(time.Now())
-			}
+		}
+		if s.walState != nil {
+			s.maybeFreeze(time.Now())
 		}
 		s.commitMu.Unlock()
 		clear(batch) // drop references for the garbage collector

@@ -405,6 +405,23 @@ func compactedOldest(t *testing.T, st userprops.Store) uint64 {
 	return compacted.Oldest
 }
 
+// schemaAt makes the schema of version n in conn's database, as that
+// version of this package left it: its schema row and its first n
+// migrations.
+func schemaAt(t *testing.T, conn *pgx.Conn, n int) {
+	t.Helper()
+	ctx := context.Background()
+	_, err := conn.Exec(ctx, fmt.Sprintf(`CREATE TABLE userprops_schema (
+	singleton boolean PRIMARY KEY DEFAULT true CHECK (singleton),
+	version   integer NOT NULL);
+INSERT INTO userprops_schema (version) VALUES (%d)`, n))
+	require.NoError(t, err)
+	for _, m := range pgstore.Migrations[:n] {
+		_, err := conn.Exec(ctx, m)
+		require.NoError(t, err)
+	}
+}
+
 // TestPostgres_UpgradeSchema3 opens a database of schema version 3: its
 // properties get revisions 1 to N in the order of account and key, and the
 // history starts empty with N+1 its oldest revision.
@@ -412,16 +429,8 @@ func TestPostgres_UpgradeSchema3(t *testing.T) {
 	dsn := pgtest.Schema(t)
 	ctx := context.Background()
 	conn := connect(t, dsn)
-	_, err := conn.Exec(ctx, `CREATE TABLE userprops_schema (
-	singleton boolean PRIMARY KEY DEFAULT true CHECK (singleton),
-	version   integer NOT NULL);
-INSERT INTO userprops_schema (version) VALUES (3)`)
-	require.NoError(t, err)
-	for _, m := range pgstore.Migrations[:3] {
-		_, err := conn.Exec(ctx, m)
-		require.NoError(t, err)
-	}
-	_, err = conn.Exec(ctx, `INSERT INTO userprops_properties VALUES
+	schemaAt(t, conn, 3)
+	_, err := conn.Exec(ctx, `INSERT INTO userprops_properties VALUES
 	('b', 'k', '1', 1, 0), ('a', 'z', '2', 4, 0), ('a', 'k', '3', 2, 0);
 INSERT INTO userprops_accounts VALUES ('a', 2, 4), ('b', 1, 2)`)
 	require.NoError(t, err)
@@ -455,18 +464,10 @@ func TestPostgres_UpgradeSchema4(t *testing.T) {
 	dsn := pgtest.Schema(t)
 	ctx := context.Background()
 	conn := connect(t, dsn)
-	_, err := conn.Exec(ctx, `CREATE TABLE userprops_schema (
-	singleton boolean PRIMARY KEY DEFAULT true CHECK (singleton),
-	version   integer NOT NULL);
-INSERT INTO userprops_schema (version) VALUES (4)`)
-	require.NoError(t, err)
-	for _, m := range pgstore.Migrations[:4] {
-		_, err := conn.Exec(ctx, m)
-		require.NoError(t, err)
-	}
+	schemaAt(t, conn, 4)
 	// Revisions 1 to 7 given, 1 to 4 trimmed; a at 5 then deleted at 7,
 	// b at 6.
-	_, err = conn.Exec(ctx, `INSERT INTO userprops_properties VALUES ('b', 'k', '1', 1, 0, 6);
+	_, err := conn.Exec(ctx, `INSERT INTO userprops_properties VALUES ('b', 'k', '1', 1, 0, 6);
 INSERT INTO userprops_accounts VALUES ('b', 1, 2);
 INSERT INTO userprops_history VALUES (5, 'a', 'k', false, '2', 0), (6, 'b', 'k', false, '1', 0), (7, 'a', 'k', true, NULL, 0);
 UPDATE userprops_revision SET revision = 7, trimmed = 4`)
