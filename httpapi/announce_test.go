@@ -173,7 +173,17 @@ func TestHandler_ChangesAnnounceAgrees(t *testing.T) {
 		b    blockReader
 	}
 	var feeds []opened
-	for range streams {
+	for i := range streams {
+		if i == streams-1 {
+			// The last opens after a write beyond the first's head, so
+			// that the streams see different heads however the writer
+			// and they are scheduled.
+			require.Eventually(t, func() bool {
+				mu.Lock()
+				defer mu.Unlock()
+				return len(acked) > 0 && acked[len(acked)-1] > feeds[0].head
+			}, 10*time.Second, time.Millisecond)
+		}
 		b := blocks(e.openFeed(t, alice, "?accountId="+aliceID, nil))
 		b.next(t)
 		id := b.next(t)
