@@ -15,7 +15,8 @@ import (
 // call, beside a raw baseline of the same bytes written by hand in the same
 // run:
 //
-//	wal            Append into zero-filled segments made ahead (the default)
+//	wal            Append into zero-filled segments made ahead (the default), with direct I/O
+//	wal-cached     the same through the page cache (NoDirect)
 //	wal-grow       Append with NoPrealloc: segments grow by appending
 //	raw-zeroed     WriteAt + fdatasync (the log's own) into a plain file zero-filled and synced beforehand
 //	raw-grow       Write + fdatasync at the end of a plain file that grows
@@ -32,6 +33,9 @@ func BenchmarkAppend(b *testing.B) {
 		frameLen := 16 + (size+7)&^7
 		b.Run(fmt.Sprintf("size=%d/wal", size), func(b *testing.B) {
 			benchWAL(b, rec, wal.Options{})
+		})
+		b.Run(fmt.Sprintf("size=%d/wal-cached", size), func(b *testing.B) {
+			benchWAL(b, rec, wal.Options{NoDirect: true})
 		})
 		b.Run(fmt.Sprintf("size=%d/wal-grow", size), func(b *testing.B) {
 			benchWAL(b, rec, wal.Options{NoPrealloc: true})

@@ -281,6 +281,9 @@ func TestAppend_FailedWriteOrSync(t *testing.T) {
 				require.ErrorIs(t, err, errInjected)
 				assert.NotErrorIs(t, err, wal.ErrFailed, "the cut succeeded")
 				want := []string{"write", "sync", "cutwrite", "cutsync"}
+				if wal.Direct(l) {
+					want = []string{"write", "direct", "sync", "cutwrite", "cutsync"}
+				}
 				if op == "write" {
 					want = []string{"write", "cutwrite", "cutsync"}
 				}

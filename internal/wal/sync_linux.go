@@ -16,3 +16,13 @@ func datasync(f *os.File) error {
 		}
 	}
 }
+
+// openDirectFile opens path for writing with O_DIRECT, or returns nil if
+// the file system refuses it.
+func openDirectFile(path string) *os.File {
+	f, err := os.OpenFile(path, os.O_RDWR|unix.O_DIRECT, 0)
+	if err != nil {
+		return nil
+	}
+	return f
+}

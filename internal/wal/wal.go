@@ -24,6 +24,8 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
+	"unsafe"
 )
 
 var (
@@ -62,6 +64,12 @@ type Options struct {
 	// production.
 	NoPrealloc bool
 
+	// NoDirect makes records go through the page cache, as with
+	// NoPrealloc, instead of being written with direct I/O (see
+	// writeDirect). It exists to measure the difference (BenchmarkAppend,
+	// wal-cached); do not use it in production.
+	NoDirect bool
+
 	// FirstIndex is the index of the first record of a log created by Open
 	// in a directory that holds none, 1 if 0. It lets a caller that lost the
 	// log directory start above the last index it has applied, so that
@@ -91,9 +99,18 @@ type Log struct {
 	off     int64    // where the next record goes in f
 	cap     int64    // bytes f may hold
 	buf     []byte   // frame being written
-	pipe    *pipeline
-	failed  error                 // why the log takes no more records
-	fault   func(op string) error // for tests: see export_test.go
+	// direct is the active segment opened again for direct I/O (see
+	// writeDirect), nil where the system or the file system lacks it;
+	// tail holds the bytes of f's block at off before off, and dbuf is
+	// the aligned buffer a direct write is made from.
+	direct *os.File
+	tail   [directBlock]byte
+	dbuf   []byte
+	// noDirect is set once the file system refused a direct write.
+	noDirect bool
+	pipe     *pipeline
+	failed   error                 // why the log takes no more records
+	fault    func(op string) error // for tests: see export_test.go
 
 	// relMu serializes Release.
 	relMu sync.Mutex
@@ -235,6 +252,8 @@ func (l *Log) openActive(path string, img []byte, end, tail int64) error {
 	l.cap = int64(len(img))
 	if l.opts.NoPrealloc {
 		l.cap = max(l.cap, l.opts.SegmentSize)
+	} else {
+		l.openDirect(path, img[end&^(directBlock-1):end])
 	}
 	return nil
 }
@@ -338,10 +357,11 @@ func (l *Log) newSegment(size int64) error {
 	} else {
 		s.f.Close()
 	}
-	if l.f != nil {
-		l.f.Close()
-	}
+	l.closeActive()
 	l.f, l.off, l.cap = f, segHeaderSize, s.size
+	if !l.opts.NoPrealloc {
+		l.openDirect(path, encodeSegHeader(first))
+	}
 	l.mu.Lock()
 	l.segs = append(l.segs, segment{first: first, path: path})
 	l.mu.Unlock()
@@ -461,16 +481,126 @@ func (l *Log) write(frame []byte) (int, error) {
 		n, _ := l.f.WriteAt(frame[:len(frame)/2], l.off) // a short write, then the error
 		return n, err
 	}
-	if n, err := l.f.WriteAt(frame, l.off); err != nil {
+	f, n, err := l.writeDirect(frame)
+	if f == nil {
+		f = l.f
+		n, err = l.f.WriteAt(frame, l.off)
+	}
+	if err != nil {
 		return n, err
 	}
 	if err := l.faultAt("sync"); err != nil {
 		return len(frame), err
 	}
-	if err := datasync(l.f); err != nil {
-		return len(frame), fmt.Errorf("fdatasync %s: %w", l.f.Name(), err)
+	if err := datasync(f); err != nil {
+		return len(frame), fmt.Errorf("fdatasync %s: %w", f.Name(), err)
 	}
+	l.keepTail(frame)
 	return len(frame), nil
+}
+
+// directBlock is the size and alignment of a direct write: the largest
+// logical block of a common disk, so that it suits every smaller one too.
+const directBlock = 4096
+
+// openDirect opens the active segment at path a second time, for direct
+// I/O, with tail as the bytes of its block at l.off before l.off. Where the
+// system or the file system refuses, l.direct stays nil and records are
+// written through the page cache.
+func (l *Log) openDirect(path string, tail []byte) {
+	if !l.opts.NoDirect && !l.noDirect {
+		l.direct = openDirectFile(path)
+	}
+	copy(l.tail[:], tail)
+}
+
+// closeActive closes the active segment's files.
+func (l *Log) closeActive() error {
+	var err error
+	if l.direct != nil {
+		err = l.direct.Close()
+		l.direct = nil
+	}
+	if l.f != nil {
+		err = errors.Join(l.f.Close(), err)
+	}
+	return err
+}
+
+// writeDirect writes frame at l.off through l.direct, bypassing the page
+// cache: it writes the whole blocks that frame touches, the bytes before
+// l.off in the first (l.tail, what is there already: rewriting them leaves
+// the records there intact whatever part of the write reaches the disk)
+// and zeros after the frame in the last (what a segment holds after its
+// last record). The fdatasync that follows then has no dirty pages to
+// write back, only the disk's cache to flush: on ext4 here that made an
+// Append of 512 bytes 7% faster than through the cache, of 8 KiB 1-4%
+// (BenchmarkAppend, wal against wal-cached, 6 alternating runs).
+//
+// It returns the file to sync and how many bytes of the frame may have
+// reached the file, or a nil file if the frame must be written through the
+// cache instead: without direct I/O, when the last block would reach past
+// the segment's size, or when the file system refused the direct write
+// (direct I/O is then off for the log).
+func (l *Log) writeDirect(frame []byte) (*os.File, int, error) {
+	if l.direct == nil {
+		return nil, 0, nil
+	}
+	start := l.off &^ (directBlock - 1)
+	end := (l.off + int64(len(frame)) + directBlock - 1) &^ (directBlock - 1)
+	if end > l.cap {
+		return nil, 0, nil
+	}
+	size := int(end - start)
+	if cap(l.dbuf) < size {
+		l.dbuf = alignedBuffer(max(size, 64<<10))
+	}
+	buf := l.dbuf[:size]
+	head := copy(buf, l.tail[:l.off-start])
+	clear(buf[head+copy(buf[head:], frame):])
+	n, err := 0, l.faultAt("direct")
+	if err == nil {
+		n, err = l.direct.WriteAt(buf, start)
+	}
+	if cap(l.dbuf) > 1<<20 {
+		l.dbuf = nil
+	}
+	switch {
+	case err == nil || n >= head+len(frame):
+		// A write that failed past the frame (a file size limit inside
+		// the zeros after it) wrote the whole record: those zeros were
+		// there already.
+		return l.direct, len(frame), nil
+	case n == 0 && errors.Is(err, syscall.EINVAL):
+		// The file system takes no direct writes of this alignment.
+		l.direct.Close()
+		l.direct, l.noDirect = nil, true
+		return nil, 0, nil
+	case errors.Is(err, syscall.EFBIG) || errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT):
+		// Refused before any I/O: the first n bytes are all that was written.
+		return l.direct, max(0, n-head), err
+	}
+	// An I/O error: any block of the write may have reached the disk.
+	return l.direct, len(frame), err
+}
+
+// keepTail keeps in l.tail the bytes of the block at the end of frame,
+// written at l.off, that come before that end.
+func (l *Log) keepTail(frame []byte) {
+	end := l.off + int64(len(frame))
+	start := end &^ (directBlock - 1)
+	if start >= l.off {
+		copy(l.tail[:], frame[start-l.off:])
+	} else {
+		copy(l.tail[l.off-start:], frame)
+	}
+}
+
+// alignedBuffer returns n bytes whose start is aligned to directBlock.
+func alignedBuffer(n int) []byte {
+	b := make([]byte, n+directBlock)
+	skip := int(-uintptr(unsafe.Pointer(&b[0])) & (directBlock - 1))
+	return b[skip : skip+n : skip+n]
 }
 
 // Release drops the records up to and including upTo: First() becomes
@@ -708,7 +838,7 @@ func (l *Log) Close() error {
 	if l.pipe != nil {
 		l.pipe.stop()
 	}
-	err := l.f.Close()
+	err := l.closeActive()
 	l.f = nil
 	if err != nil {
 		return fmt.Errorf("wal: close: %w", err)
