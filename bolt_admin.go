@@ -105,7 +105,8 @@ func (s *BoltStore) Check(ctx context.Context) error {
 // the file (with the write-ahead log, Backup first has what the log holds
 // written into the file), so writes committed during the copy are not in
 // it. To put the copy in the store's place, remove the store's log
-// directory (path + ".wal") with its file: the copy holds what it held. However
+// directory (path + ".wal") with its file: the copy holds what it held
+// (OpenBolt refuses a file older than the log beside it). However
 // slow w is, writes and reads go on beside it while the file stays within
 // its memory map (WithMmapSize); past that, a commit that must replace the
 // map waits for the copy to end. The copy opens with OpenBolt. Backup

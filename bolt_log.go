@@ -36,11 +36,13 @@ import (
 // the committer freezes it (a new active layer starts), and the applier
 // writes every entry of the frozen layer in one bbolt transaction, with the
 // index of the last log record it holds (the "log" record of "meta"), and
-// syncs it. Then the committer drops the frozen layer and releases the log
-// up to that index. The log records are the entries themselves, not the
-// writes: applying one twice leaves what applying it once does, so a crash
-// between the file's commit and the log's release replays nothing wrongly
-// (and the index in the file skips what it holds).
+// syncs it. Then the committer drops the frozen layer, marks that index in
+// the log's directory (bolt_logmark.go: a file older than the mark is not
+// the log's own) and releases the log up to it. The log records are the
+// entries themselves, not the writes: applying one twice leaves what
+// applying it once does, so a crash between the file's commit and the
+// log's release replays nothing wrongly (and the index in the file skips
+// what it holds).
 //
 // Readers see the file through the overlay: the active layer as last
 // published, then the frozen one, then the file. With nothing pending they
@@ -106,6 +108,7 @@ type overlay struct {
 // alone.
 type walState struct {
 	log     *wal.Log
+	mark    *walMark
 	flushAt walFlush
 	active  *ovTree // the changes logged since the last freeze; never changed once published
 	frozen  *ovTree // the layer the applier is writing, or failed to
@@ -493,6 +496,7 @@ func (s *BoltStore) applied(err error) error {
 	w.frozen, w.frozenBytes, w.frozenKeys = nil, 0, nil
 	w.gen++
 	s.publish()
+	s.markWAL(w.mark, w.upTo)
 	if err := w.log.Release(w.upTo); err != nil {
 		s.log.Warn("userprops: releasing the write-ahead log failed; it is released at the next flush",
 			"path", s.path, "err", err)
@@ -700,6 +704,9 @@ func (s *BoltStore) openLog(cfg boltConfig) error {
 			return err
 		}
 	}
+	if err := s.checkWALMark(dir, held); err != nil {
+		return errors.Join(s.gate.MarkDamaged(err), l.Close())
+	}
 	held, err = s.replay(l, held)
 	if err == nil {
 		if err := l.Release(held); err != nil {
@@ -707,10 +714,15 @@ func (s *BoltStore) openLog(cfg boltConfig) error {
 			s.log.Warn("userprops: releasing the replayed write-ahead log failed", "path", dir, "err", err)
 		}
 	}
-	if err != nil || !cfg.wal {
+	if err != nil {
 		return errors.Join(err, l.Close())
 	}
-	s.walState = &walState{log: l, flushAt: cfg.walFlush, active: newOvTree(), activeKeys: new(ovFilter), logged: l.Last(), jobs: make(chan applyJob, 1), applied: make(chan error, 1)}
+	mark := s.openWALMark(dir, held)
+	if !cfg.wal {
+		mark.close()
+		return l.Close()
+	}
+	s.walState = &walState{log: l, mark: mark, flushAt: cfg.walFlush, active: newOvTree(), activeKeys: new(ovFilter), logged: l.Last(), jobs: make(chan applyJob, 1), applied: make(chan error, 1)}
 	s.ov.Store(&overlay{})
 	go s.applyLoop()
 	return nil
@@ -806,6 +818,7 @@ func (s *BoltStore) closeLog() {
 			"path", s.path, "err", err)
 	}
 	close(w.jobs)
+	w.mark.close()
 	if err := w.log.Close(); err != nil {
 		s.log.Error("userprops: closing the write-ahead log failed", "path", s.path, "err", err)
 	}
