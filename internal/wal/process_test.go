@@ -5,6 +5,7 @@ package wal_test
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -291,7 +292,92 @@ func fsizeChild(dir string) error {
 	if err := l.Close(); err != nil {
 		return err
 	}
-	return fsizeShortWrite(filepath.Join(dir, "short"), limit, unlimit)
+	if err := fsizeShortWrite(filepath.Join(dir, "short"), limit, unlimit); err != nil {
+		return err
+	}
+	if err := fsizeLimitInBlock(filepath.Join(dir, "block"), wal.Options{SegmentSize: 64 << 10}, limit, unlimit); err != nil {
+		return err
+	}
+	return fsizeLimitInBlock(filepath.Join(dir, "block-cached"), wal.Options{SegmentSize: 64 << 10, NoDirect: true}, limit, unlimit)
+}
+
+// fsizeLimitInBlock: a direct write covers the whole blocks a record
+// touches, past its end. (1) With the file size limit after the record,
+// inside its last block, the record is written whole and Append succeeds
+// (the write fails past the record, in zeros the file held already). (2)
+// With the limit inside a record, Append fails with EFBIG, not ErrFailed,
+// and the part written is zeroed: a record that then needs a segment of its
+// own seals the segment, which must hold zeros after its last record, so
+// the log reopens with every acknowledged record and no other. The same
+// holds through the page cache, without direct I/O.
+func fsizeLimitInBlock(dir string, opts wal.Options, limit func(uint64) error, unlimit func() error) error {
+	l, err := wal.Open(dir, opts)
+	if err != nil {
+		return err
+	}
+	data := func(i uint64, n int) []byte { return bytes.Repeat([]byte{byte(i)}, n) }
+	var want [][]byte
+	add := func(b []byte) error {
+		i, err := l.Append(b)
+		if err == nil && i != uint64(len(want)+1) {
+			err = fmt.Errorf("Append gave index %d, want %d", i, len(want)+1)
+		}
+		if err == nil {
+			want = append(want, b)
+		}
+		return err
+	}
+	for i := uint64(1); i <= 8; i++ {
+		if err := add(data(i, 600)); err != nil { // frames of 616 bytes: the 8th ends at 4952
+			return err
+		}
+	}
+	// (1) Record 9 is [4952, 5968), in the block [4096, 8192).
+	if err := limit(6144); err != nil {
+		return err
+	}
+	if err := add(data(9, 1000)); err != nil {
+		return fmt.Errorf("Append with the limit after the record, in its block: %w", err)
+	}
+	// (2) Record 10 would be [5968, 6984).
+	if err := limit(6656); err != nil {
+		return err
+	}
+	if _, err := l.Append(data(10, 1000)); !errors.Is(err, syscall.EFBIG) || errors.Is(err, wal.ErrFailed) {
+		return fmt.Errorf("Append with the limit inside the record (%+v): %v, want EFBIG and not ErrFailed", opts, err)
+	}
+	if err := unlimit(); err != nil {
+		return err
+	}
+	if err := add(data(10, 80<<10)); err != nil { // a segment of its own
+		return err
+	}
+	if err := add(data(11, 100)); err != nil {
+		return err
+	}
+	if err := l.Close(); err != nil {
+		return err
+	}
+	if l, err = wal.Open(dir, opts); err != nil {
+		return fmt.Errorf("reopening after the failed record (%+v): %w", opts, err)
+	}
+	defer l.Close()
+	if err := l.Check(); err != nil {
+		return err
+	}
+	n := 0
+	if err := l.Read(0, func(index uint64, b []byte) error {
+		if n++; index != uint64(n) || index > uint64(len(want)) || !bytes.Equal(b, want[index-1]) {
+			return fmt.Errorf("record %d after the limits: wrong", index)
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
+	if n != len(want) {
+		return fmt.Errorf("%d records after the limits, want %d", n, len(want))
+	}
+	return nil
 }
 
 // fsizeShortWrite: a record that crosses the file size limit inside its

@@ -1,6 +1,7 @@
 package wal
 
 import (
+	"io"
 	"os"
 
 	"golang.org/x/sys/unix"
@@ -25,4 +26,42 @@ func openDirectFile(path string) *os.File {
 		return nil
 	}
 	return f
+}
+
+// writeAt writes b at off in f and returns how many bytes the file took,
+// also when it fails part way: os.File.WriteAt counts none of a call that
+// fails, while a cut back after a failed record must zero every byte that
+// was written, and none that could not be (past a file size limit).
+func writeAt(f *os.File, b []byte, off int64) (int, error) {
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	var werr error
+	if err := rc.Write(func(fd uintptr) bool {
+		for n < len(b) {
+			m, err := unix.Pwrite(int(fd), b[n:], off+int64(n))
+			if m > 0 {
+				n += m
+			}
+			switch {
+			case err == unix.EINTR:
+				continue
+			case err != nil:
+				werr = err
+				return true
+			case m == 0:
+				werr = io.ErrShortWrite
+				return true
+			}
+		}
+		return true
+	}); err != nil {
+		return n, err
+	}
+	if werr != nil {
+		return n, &os.PathError{Op: "write", Path: f.Name(), Err: werr}
+	}
+	return n, nil
 }

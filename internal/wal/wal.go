@@ -106,11 +106,9 @@ type Log struct {
 	direct *os.File
 	tail   [directBlock]byte
 	dbuf   []byte
-	// noDirect is set once the file system refused a direct write.
-	noDirect bool
-	pipe     *pipeline
-	failed   error                 // why the log takes no more records
-	fault    func(op string) error // for tests: see export_test.go
+	pipe   *pipeline
+	failed error                 // why the log takes no more records
+	fault  func(op string) error // for tests: see export_test.go
 
 	// relMu serializes Release.
 	relMu sync.Mutex
@@ -484,7 +482,7 @@ func (l *Log) write(frame []byte) (int, error) {
 	f, n, err := l.writeDirect(frame)
 	if f == nil {
 		f = l.f
-		n, err = l.f.WriteAt(frame, l.off)
+		n, err = writeAt(l.f, frame, l.off)
 	}
 	if err != nil {
 		return n, err
@@ -508,7 +506,7 @@ const directBlock = 4096
 // system or the file system refuses, l.direct stays nil and records are
 // written through the page cache.
 func (l *Log) openDirect(path string, tail []byte) {
-	if !l.opts.NoDirect && !l.noDirect {
+	if !l.opts.NoDirect {
 		l.direct = openDirectFile(path)
 	}
 	copy(l.tail[:], tail)
@@ -539,11 +537,13 @@ func (l *Log) closeActive() error {
 //
 // It returns the file to sync and how many bytes of the frame may have
 // reached the file, or a nil file if the frame must be written through the
-// cache instead: without direct I/O, when the last block would reach past
-// the segment's size, or when the file system refused the direct write
-// (direct I/O is then off for the log).
+// cache instead: without direct I/O, for a frame over directMax (which
+// would need as big an aligned copy), when the last block would reach past
+// the segment's size, or when the write was refused as unaligned (EINVAL:
+// a file system that takes no direct writes of this alignment, or a file
+// size limit that cut the write to an unaligned length).
 func (l *Log) writeDirect(frame []byte) (*os.File, int, error) {
-	if l.direct == nil {
+	if l.direct == nil || len(frame) > directMax {
 		return nil, 0, nil
 	}
 	start := l.off &^ (directBlock - 1)
@@ -560,7 +560,7 @@ func (l *Log) writeDirect(frame []byte) (*os.File, int, error) {
 	clear(buf[head+copy(buf[head:], frame):])
 	n, err := 0, l.faultAt("direct")
 	if err == nil {
-		n, err = l.direct.WriteAt(buf, start)
+		n, err = writeAt(l.direct, buf, start)
 	}
 	if cap(l.dbuf) > 1<<20 {
 		l.dbuf = nil
@@ -572,17 +572,18 @@ func (l *Log) writeDirect(frame []byte) (*os.File, int, error) {
 		// there already.
 		return l.direct, len(frame), nil
 	case n == 0 && errors.Is(err, syscall.EINVAL):
-		// The file system takes no direct writes of this alignment.
-		l.direct.Close()
-		l.direct, l.noDirect = nil, true
 		return nil, 0, nil
-	case errors.Is(err, syscall.EFBIG) || errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT):
-		// Refused before any I/O: the first n bytes are all that was written.
+	case errors.Is(err, syscall.EFBIG):
+		// The file size limit is checked before any I/O: the n bytes
+		// written are all there is.
 		return l.direct, max(0, n-head), err
 	}
-	// An I/O error: any block of the write may have reached the disk.
+	// Any block of the failed call may have reached the disk.
 	return l.direct, len(frame), err
 }
+
+// directMax is the largest frame written with direct I/O.
+const directMax = 4 << 20
 
 // keepTail keeps in l.tail the bytes of the block at the end of frame,
 // written at l.off, that come before that end.
