@@ -74,7 +74,7 @@ func WithWriteAheadLog(on bool) Option {
 // walFlushBytes. The log's segments are walSegmentBytes each.
 const (
 	walFlushBytes   = 16 << 20
-	walFlushAge     = time.Second
+	walFlushAge     = 5 * time.Second
 	walSegmentBytes = 16 << 20
 )
 
