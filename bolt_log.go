@@ -496,7 +496,6 @@ func (s *BoltStore) applied(err error) error {
 	w.frozen, w.frozenBytes, w.frozenKeys = nil, 0, nil
 	w.gen++
 	s.publish()
-	s.markWAL(w.mark, w.upTo)
 	if err := w.log.Release(w.upTo); err != nil {
 		s.log.Warn("userprops: releasing the write-ahead log failed; it is released at the next flush",
 			"path", s.path, "err", err)
@@ -534,6 +533,12 @@ func (s *BoltStore) applyTree(t *ovTree, upTo uint64) error {
 		tx.OnCommit(func() { stats = tx.Stats() })
 		return tx.Bucket(boltMetaBucket).Put(boltLogKey, binary.BigEndian.AppendUint64(nil, upTo))
 	})
+	if err == nil && s.walState != nil {
+		// The file is synced: the log may say so (before the committer
+		// releases it). In the applier's goroutine, this sync holds up no
+		// writer.
+		s.markWAL(s.walState.mark, upTo)
+	}
 	if err == nil {
 		s.log.Debug("userprops: wrote the write-ahead log into the file", "path", s.path, "up_to", upTo,
 			"entries", t.Len(), "pages_written", stats.GetWrite(), "write_time", stats.GetWriteTime(), "took", time.Since(start))

@@ -3,8 +3,10 @@ package userprops
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"io"
 	"io/fs"
 	"os"
@@ -418,6 +420,29 @@ func TestBoltLog_FileBehindItsLog(t *testing.T) {
 	p, err = s.Get(ctx, "acct", "k")
 	require.NoError(t, err)
 	assert.JSONEq(t, `"new"`, string(p.Value))
+}
+
+// TestBoltLog_MarkRepaired: a damaged mark (here too long) switches the
+// check off with a warning, and the open writes a good one again.
+func TestBoltLog_MarkRepaired(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "store.db")
+	s, err := OpenBolt(path)
+	require.NoError(t, err)
+	_, err = s.Set(ctx, "acct", "k", []byte(`1`))
+	require.NoError(t, err)
+	require.NoError(t, s.Close())
+	mark := filepath.Join(path+".wal", walMarkName)
+	require.NoError(t, os.WriteFile(mark, bytes.Repeat([]byte{0xff}, 20), 0o600))
+
+	s, err = OpenBolt(path)
+	require.NoError(t, err, "a damaged mark is taken as 0")
+	require.NoError(t, s.Close())
+	b, err := os.ReadFile(mark)
+	require.NoError(t, err)
+	require.Len(t, b, 16)
+	assert.Equal(t, crc32.Checksum(b[:8], castagnoli), binary.BigEndian.Uint32(b[8:]), "a good mark again")
+	assert.NotZero(t, binary.BigEndian.Uint64(b), "the index the file holds")
 }
 
 // TestBoltLog_Lead: with the log, a lone Set is committed in its caller's

@@ -26,6 +26,13 @@ import (
 // says so (ErrCorrupt: the pair is not a store). The mark is only ever
 // behind the file it belongs to, so a crash never trips it.
 //
+// What it cannot tell: a copy of the file as it was at the last apply
+// (Backup applies first, so a backup is one) restored beside a log whose
+// later records were never applied (the store stopped within walFlushAge
+// of the copy, by a crash or a failed flush) is the file that log belongs
+// to, as far as either records, and is rolled forward. Backup's advice
+// stands: remove path.wal with the file it replaces.
+//
 // The mark file is 16 bytes: the record index, uint64 big-endian, its
 // CRC-32C, and four zero bytes. One that is missing (a log made by an
 // earlier version) or damaged is taken as 0, with a warning: the check is
@@ -72,6 +79,9 @@ func (s *BoltStore) openWALMark(dir string, held uint64) *walMark {
 		s.log.Warn("userprops: opening the write-ahead log's mark of its file failed; a file put in the store's place goes unnoticed",
 			"path", dir, "err", err)
 		return &walMark{}
+	}
+	if err := f.Truncate(16); err != nil { // a damaged, longer mark is made readable again
+		s.log.Warn("userprops: truncating the write-ahead log's mark of its file failed", "path", f.Name(), "err", err)
 	}
 	m := &walMark{f: f}
 	s.markWAL(m, held)
