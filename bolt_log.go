@@ -536,7 +536,8 @@ func (s *BoltStore) applyTree(t *ovTree, upTo uint64) error {
 	if err == nil && s.walState != nil {
 		// The file is synced: the log may say so (before the committer
 		// releases it). In the applier's goroutine, this sync holds up no
-		// writer.
+		// writer. A replay at open runs before walState exists; openLog
+		// writes the mark once it is done.
 		s.markWAL(s.walState.mark, upTo)
 	}
 	if err == nil {
